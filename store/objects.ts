@@ -1,0 +1,296 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { InputError } from '../engine/errors.ts';
+
+/**
+ * Where run folders live: a flat key space with `/`-separated keys (`runs/<runId>/shards/0.arrow`).
+ * Keys are derived from ids only, so a retried write overwrites the same object.
+ */
+export interface ObjectStore {
+  /** Where this store points, for messages and manifests (`file:///…` or `s3://bucket/prefix`). */
+  readonly location: string;
+  put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /** Throws `ObjectNotFoundError` when the key does not exist. */
+  get(key: string): Promise<Uint8Array>;
+  exists(key: string): Promise<boolean>;
+  /** Every key that starts with `prefix`, sorted. */
+  list(prefix: string): Promise<string[]>;
+  /** Deleting a missing key is not an error, as in S3. */
+  delete(key: string): Promise<void>;
+}
+
+export class ObjectNotFoundError extends Error {
+  override readonly name = 'ObjectNotFoundError';
+  readonly key: string;
+  constructor(location: string, key: string, options?: { cause?: unknown }) {
+    super(`no object '${key}' in ${location}`, options);
+    this.key = key;
+  }
+}
+
+const KEY_SEGMENT = /^[A-Za-z0-9._=+-]+$/;
+const TEMP_MARK = '.tmp-';
+
+/** Keys are relative, `/`-separated, with no empty, `.` or `..` segments: they map safely onto files. */
+export function checkKey(key: string): string {
+  const segments = key.split('/');
+  const bad = segments.find((s) => s === '.' || s === '..' || !KEY_SEGMENT.test(s) || s.includes(TEMP_MARK));
+  if (key.length === 0 || key.length > 1024 || bad !== undefined) {
+    throw new InputError('object key', `expected '/'-separated segments of [A-Za-z0-9._=+-], got '${key}'`);
+  }
+  return key;
+}
+
+/**
+ * Turns a user-supplied id (an image file name, a manifest entry) into one safe key segment.
+ * Ids that are already safe stay as they are; others get unsafe characters replaced and a short
+ * hash of the original appended, so two different ids never share a key.
+ */
+export function sanitizeKeyPart(id: string): string {
+  if (id.length === 0) throw new InputError('id', 'expected a non-empty id');
+  const safe = KEY_SEGMENT.test(id) && id !== '.' && id !== '..' && !id.includes(TEMP_MARK) && id.length <= 120;
+  if (safe) return id;
+  const hash = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 10);
+  const cleaned = id
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._=+-]+/g, '_')
+    .replace(/\.{2,}/g, '_')
+    .replace(/^[._]+|[._]+$/g, '')
+    .slice(0, 100);
+  return cleaned.length > 0 ? `${cleaned}-${hash}` : hash;
+}
+
+function toBytes(body: Uint8Array | string): Uint8Array {
+  return typeof body === 'string' ? new TextEncoder().encode(body) : body;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** A folder as an object store. Writes go to a temporary file renamed into place, so readers never see half an object. */
+export class FileStore implements ObjectStore {
+  readonly root: string;
+  readonly location: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.location = `file://${this.root}`;
+  }
+
+  private pathOf(key: string): string {
+    return join(this.root, ...checkKey(key).split('/'));
+  }
+
+  /** Files carry no content type; the key's extension says it. */
+  async put(key: string, body: Uint8Array | string, _contentType?: string): Promise<void> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const temp = `${path}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      await writeFile(temp, toBytes(body));
+      await rename(temp, path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      const buf = await readFile(this.pathOf(key));
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR')) throw new ObjectNotFoundError(this.location, key, { cause: err });
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.pathOf(key))).isFile();
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    // Walk only the folder the prefix lies in, not the whole store.
+    const cut = prefix.lastIndexOf('/');
+    const folderKey = cut >= 0 ? prefix.slice(0, cut) : '';
+    if (folderKey !== '') checkKey(folderKey);
+    const keys: string[] = [];
+    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+        throw err;
+      }
+      for (const entry of entries) {
+        const key = keyPrefix + entry.name;
+        if (entry.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(join(dir, entry.name), `${key}/`);
+        } else if (entry.isFile() && key.startsWith(prefix) && !entry.name.includes(TEMP_MARK)) {
+          keys.push(key);
+        }
+      }
+    };
+    await walk(folderKey === '' ? this.root : join(this.root, ...folderKey.split('/')), folderKey === '' ? '' : `${folderKey}/`);
+    return keys.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+}
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing `/`; '' for the bucket root. */
+  prefix?: string;
+  /** S3-compatible endpoint URL (SeaweedFS, MinIO, Ceph…); omitted: AWS's own endpoint for the region. */
+  endpoint?: string;
+  region?: string;
+  /** Omitted: the AWS SDK's default credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Attempts per request, with exponential backoff between them on throttling, 5xx and network errors. Default 5. */
+  maxAttempts?: number;
+}
+
+/** A bucket (and prefix) of any S3-compatible store, addressed path-style. */
+export class S3Store implements ObjectStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly location: string;
+
+  constructor(options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    this.location = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
+    this.client = new S3Client({
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+      region: options.region ?? 'us-east-1',
+      forcePathStyle: true,
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      maxAttempts: options.maxAttempts ?? 5,
+      retryMode: 'standard',
+    });
+  }
+
+  private fullKey(key: string): string {
+    checkKey(key);
+    return this.prefix === '' ? key : `${this.prefix}/${key}`;
+  }
+
+  async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.fullKey(key),
+        Body: toBytes(body),
+        ContentType: contentType ?? 'application/octet-stream',
+      }),
+    );
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      if (out.Body === undefined) return new Uint8Array(0);
+      return await out.Body.transformToByteArray();
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectNotFoundError(this.location, key, { cause: err });
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const base = this.prefix === '' ? '' : `${this.prefix}/`;
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }),
+      );
+      for (const object of out.Contents ?? []) {
+        if (object.Key !== undefined) keys.push(object.Key.slice(base.length));
+      }
+      token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return keys.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  if (err instanceof S3ServiceException) {
+    return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404;
+  }
+  return false;
+}
+
+/** The S3 client settings that `openStore` reads from the environment (printed by `infra/services.sh env`). */
+export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<S3StoreOptions, 'bucket' | 'prefix'> {
+  const accessKeyId = env.FIBERSCOPE_S3_ACCESS_KEY;
+  const secretAccessKey = env.FIBERSCOPE_S3_SECRET_KEY;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new InputError('FIBERSCOPE_S3_ACCESS_KEY/FIBERSCOPE_S3_SECRET_KEY', 'expected both set, or neither');
+  }
+  return {
+    ...(env.FIBERSCOPE_S3_ENDPOINT ? { endpoint: env.FIBERSCOPE_S3_ENDPOINT } : {}),
+    region: env.FIBERSCOPE_S3_REGION || 'us-east-1',
+    ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+  };
+}
+
+/**
+ * Opens a store from a user's spec: a folder path or `file://` URL gives a FileStore, `s3://bucket/prefix`
+ * an S3Store whose endpoint, region and credentials come from the FIBERSCOPE_S3_* environment.
+ */
+export function openStore(spec: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
+  if (spec.trim() === '') throw new InputError('store', 'expected a folder path, a file:// URL or s3://bucket/prefix');
+  if (spec.startsWith('s3://')) {
+    const rest = spec.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new InputError('store', `expected s3://bucket/prefix with a valid bucket name, got '${spec}'`);
+    }
+    if (prefix !== '') checkKey(prefix);
+    return new S3Store({ bucket, prefix, ...s3SettingsFromEnv(env) });
+  }
+  if (spec.startsWith('file://')) return new FileStore(fileURLToPath(spec));
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
+    throw new InputError('store', `expected a folder path, a file:// URL or s3://bucket/prefix, got '${spec}'`);
+  }
+  return new FileStore(spec);
+}

@@ -1,0 +1,59 @@
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { NativeConnection } from '@temporalio/worker';
+import { S3Store } from '../../store/objects.ts';
+import { temporalSettingsFromEnv } from '../../workers/env.ts';
+import type { TemporalSettings } from '../../workers/env.ts';
+
+/** Same defaults as infra/services.sh; the tests start nothing themselves. */
+export const S3_DEFAULTS = {
+  endpoint: 'http://127.0.0.1:8333',
+  bucket: 'fiberscope',
+  accessKey: 'fiberscope',
+  secretKey: 'fiberscope-secret',
+  region: 'us-east-1',
+} as const;
+
+const HINT = 'start the services with `infra/services.sh up` and export `infra/services.sh env`';
+
+export function temporalSettings(): TemporalSettings {
+  return temporalSettingsFromEnv(process.env);
+}
+
+export async function connectTemporal(): Promise<NativeConnection> {
+  const { address } = temporalSettings();
+  try {
+    return await NativeConnection.connect({ address });
+  } catch (err) {
+    throw new Error(`Temporal is not reachable at ${address} (FIBERSCOPE_TEMPORAL_ADDRESS): ${(err as Error).message}; ${HINT}`, { cause: err });
+  }
+}
+
+/** An S3Store on the services' bucket under `prefix`, after checking that the bucket answers. */
+export async function s3Store(prefix: string): Promise<S3Store> {
+  const env = process.env;
+  const endpoint = env.FIBERSCOPE_S3_ENDPOINT || S3_DEFAULTS.endpoint;
+  const bucket = env.FIBERSCOPE_S3_BUCKET || S3_DEFAULTS.bucket;
+  const store = new S3Store({
+    endpoint,
+    bucket,
+    prefix,
+    region: env.FIBERSCOPE_S3_REGION || S3_DEFAULTS.region,
+    credentials: {
+      accessKeyId: env.FIBERSCOPE_S3_ACCESS_KEY || S3_DEFAULTS.accessKey,
+      secretAccessKey: env.FIBERSCOPE_S3_SECRET_KEY || S3_DEFAULTS.secretKey,
+    },
+    maxAttempts: 2,
+  });
+  try {
+    await store.client.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    throw new Error(`S3 bucket '${bucket}' is not reachable at ${endpoint} (FIBERSCOPE_S3_ENDPOINT): ${e.code ?? e.name} ${e.message}; ${HINT}`, { cause: err });
+  }
+  return store;
+}
+
+/** A name no other test run uses, for key prefixes, task queues and workflow ids. */
+export function uniqueName(label: string): string {
+  return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,2 @@
+/** Every workflow a worker registers: the bundle entry point (`workflowsPath`). */
+export { storageCheckWorkflow } from './storage-check.ts';
