@@ -43,7 +43,10 @@ function nodeLabel(n: Node): string {
 export function vjp(model: Model, options: VjpOptions): Model {
   const opset = defaultOpset(model);
   if (opset < MIN_OPSET || opset > MAX_OPSET) {
-    throw new InputError('model', `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range`);
+    throw new InputError(
+      'model',
+      `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range`,
+    );
   }
   const g = model.graph;
   const { of, wrt } = options;
@@ -56,7 +59,10 @@ export function vjp(model: Model, options: VjpOptions): Model {
   if (wrt.length === 0) throw new InputError('wrt', 'name at least one input to differentiate with respect to');
   for (const x of wrt) {
     if (!graphInputs.some((v) => v.name === x)) {
-      throw new InputError(x, `not an input of the model (inputs: ${graphInputs.map((v) => v.name).join(', ')}); weights get no gradients`);
+      throw new InputError(
+        x,
+        `not an input of the model (inputs: ${graphInputs.map((v) => v.name).join(', ')}); weights get no gradients`,
+      );
     }
   }
   if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
@@ -108,7 +114,8 @@ export function vjp(model: Model, options: VjpOptions): Model {
   const b = new GraphBuilder(out.graph, opset);
   const interfaceNames = [gradName(of), ...wrt.map(gradName)];
   for (const n of interfaceNames) {
-    if (b.has(n)) throw new InputError(n, 'the model already uses this name, which the gradient graph needs for its interface');
+    if (b.has(n))
+      throw new InputError(n, 'the model already uses this name, which the gradient graph needs for its interface');
   }
   b.reserve(...interfaceNames);
 
@@ -130,7 +137,10 @@ export function vjp(model: Model, options: VjpOptions): Model {
   };
   contributions.set(of, [gradName(of)]);
 
-  const dtypeOf = (name: string): number => shapes.get(name)?.dataType ?? [...g.inputs, ...g.outputs, ...g.valueInfo].find((v) => v.name === name)?.dataType ?? fallbackType;
+  const dtypeOf = (name: string): number =>
+    shapes.get(name)?.dataType ??
+    [...g.inputs, ...g.outputs, ...g.valueInfo].find((v) => v.name === name)?.dataType ??
+    fallbackType;
 
   for (const n of path) {
     const found = findRule(n.opType, opset)!;
@@ -167,7 +177,9 @@ export function vjp(model: Model, options: VjpOptions): Model {
       ints: (name) => attrInts(n, name),
       string: (name, fallback) => attrString(n, name, fallback),
       shape: (name) => shapes.get(name)?.dims,
-      requireShape: (name) => shapes.get(name)?.dims ?? fail(`needs the static shape of '${name}'; give input shapes (e.g. --shape) so that shapes can be resolved`),
+      requireShape: (name) =>
+        shapes.get(name)?.dims ??
+        fail(`needs the static shape of '${name}'; give input shapes (e.g. --shape) so that shapes can be resolved`),
       rank: (name) => ctx.requireShape(name).length,
       dtype: dtypeOf,
       constValues: (name) => {
@@ -186,7 +198,11 @@ export function vjp(model: Model, options: VjpOptions): Model {
     fn(ctx);
   }
 
-  const outputs = [ofDecl && g.outputs.some((v) => v.name === of) ? { ...ofDecl } : { name: of, dataType: ofType, shape: ofShape?.dims ?? null }];
+  const outputs = [
+    ofDecl && g.outputs.some((v) => v.name === of)
+      ? { ...ofDecl }
+      : { name: of, dataType: ofType, shape: ofShape?.dims ?? null },
+  ];
   for (const x of wrt) {
     const grad = gradOf(x) ?? b.zerosLike(x, dtypeOf(x));
     b.op('Identity', [grad], undefined, gradName(x));
@@ -200,7 +216,14 @@ export function vjp(model: Model, options: VjpOptions): Model {
 }
 
 /** Sums a broadcast gradient back to a tensor's shape; static axes when shapes are known, else computed in the graph. */
-function reduceToShape(b: GraphBuilder, grad: string, like: string, gradDims: readonly number[] | undefined, likeDims: readonly number[] | undefined, fail: (m: string) => never): string {
+function reduceToShape(
+  b: GraphBuilder,
+  grad: string,
+  like: string,
+  gradDims: readonly number[] | undefined,
+  likeDims: readonly number[] | undefined,
+  fail: (m: string) => never,
+): string {
   if (gradDims && likeDims) {
     if (gradDims.length === likeDims.length && gradDims.every((d, i) => d === likeDims[i])) return grad;
     const lead = gradDims.length - likeDims.length;
@@ -211,13 +234,19 @@ function reduceToShape(b: GraphBuilder, grad: string, like: string, gradDims: re
     const summed = axes.length ? b.reduceSum(grad, axes, true) : grad;
     return lead > 0 || axes.length === 0 ? b.op('Reshape', [summed, b.int64s(likeDims, 'shape')]) : summed;
   }
-  if (b.opset < 13) fail(`needs static shapes to undo broadcasting below opset 13; give input shapes so that shapes can be resolved`);
+  if (b.opset < 13)
+    fail(`needs static shapes to undo broadcasting below opset 13; give input shapes so that shapes can be resolved`);
   const gradShape = b.op('Shape', [grad]);
   const likeShape = b.op('Shape', [like]);
   const pad = b.op('Sub', [b.op('Size', [gradShape]), b.op('Size', [likeShape])]);
-  const ones = b.op('ConstantOfShape', [b.unsqueeze(pad, [0])], { value: makeTensor('value', DataType.int64, [1], [1]) });
+  const ones = b.op('ConstantOfShape', [b.unsqueeze(pad, [0])], {
+    value: makeTensor('value', DataType.int64, [1], [1]),
+  });
   const padded = b.op('Concat', [ones, likeShape], { axis: 0 });
-  const axes = b.op('Reshape', [b.op('NonZero', [b.op('Equal', [padded, b.scalar(1, DataType.int64)])]), b.int64s([-1], 'shape')]);
+  const axes = b.op('Reshape', [
+    b.op('NonZero', [b.op('Equal', [padded, b.scalar(1, DataType.int64)])]),
+    b.int64s([-1], 'shape'),
+  ]);
   const summed = b.op('ReduceSum', [grad, axes], { keepdims: 1, noop_with_empty_axes: 1 });
   return b.op('Reshape', [summed, likeShape]);
 }
@@ -227,7 +256,8 @@ function staticShapes(model: Model, given: ReadonlyMap<string, StaticShape> | un
   const out = new Map<string, StaticShape>();
   const g = model.graph;
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) {
-    if (v.dataType && v.shape && v.shape.every((d) => typeof d === 'number')) out.set(v.name, { dataType: v.dataType, dims: v.shape as number[] });
+    if (v.dataType && v.shape && v.shape.every((d) => typeof d === 'number'))
+      out.set(v.name, { dataType: v.dataType, dims: v.shape as number[] });
   }
   for (const t of g.initializers) out.set(t.name, { dataType: t.dataType, dims: [...t.dims] });
   for (const [k, v] of given ?? []) out.set(k, v);
@@ -252,4 +282,3 @@ function constantTensors(model: Model): Map<string, Tensor> {
   }
   return out;
 }
-

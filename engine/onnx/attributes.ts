@@ -33,7 +33,8 @@ export function makeAttributes(attrs: Attrs | undefined): Attribute[] {
       out.push({ name, type: T.STRING, s: new TextEncoder().encode(v) });
     } else if (Array.isArray(v)) {
       const ints = v as readonly number[];
-      if (!ints.every(Number.isInteger)) throw new Error(`attribute '${name}': ints expected; wrap floats with floats()`);
+      if (!ints.every(Number.isInteger))
+        throw new Error(`attribute '${name}': ints expected; wrap floats with floats()`);
       out.push({ name, type: T.INTS, ints: [...ints] });
     } else if (isTensor(v as AttrInput)) {
       out.push({ name, type: T.TENSOR, t: tensorToProto(v as Tensor) });

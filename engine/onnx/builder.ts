@@ -53,7 +53,8 @@ export class GraphBuilder {
 
   add(opType: string, inputs: readonly string[], attrs?: Attrs, options: NodeOptions = {}): string[] {
     const outs = options.outputs ?? 1;
-    const outputs = typeof outs === 'number' ? Array.from({ length: outs }, () => this.fresh(opType.toLowerCase())) : outs;
+    const outputs =
+      typeof outs === 'number' ? Array.from({ length: outs }, () => this.fresh(opType.toLowerCase())) : outs;
     for (const o of outputs) this.used.add(o);
     const node: Node = {
       name: options.name ?? this.fresh(`${opType}_node`),
@@ -73,7 +74,8 @@ export class GraphBuilder {
   }
 
   initializer(tensor: Tensor): string {
-    if (this.graph.initializers.some((t) => t.name === tensor.name)) throw new Error(`initializer '${tensor.name}' exists`);
+    if (this.graph.initializers.some((t) => t.name === tensor.name))
+      throw new Error(`initializer '${tensor.name}' exists`);
     this.used.add(tensor.name);
     this.graph.initializers.push(tensor);
     return tensor.name;
@@ -116,7 +118,8 @@ export class GraphBuilder {
 
   /** Splits along an axis into pieces of the given static sizes. */
   split(x: string, axis: number, sizes: readonly number[]): string[] {
-    if (this.opset >= 13) return this.add('Split', [x, this.int64s(sizes, 'split')], { axis }, { outputs: sizes.length });
+    if (this.opset >= 13)
+      return this.add('Split', [x, this.int64s(sizes, 'split')], { axis }, { outputs: sizes.length });
     return this.add('Split', [x], { axis, split: [...sizes] }, { outputs: sizes.length });
   }
 

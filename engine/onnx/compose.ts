@@ -41,7 +41,9 @@ function mergeOpsets(a: Model, b: Model, allowUpgrade: boolean): Record<string, 
 
 function sameBytes(a: Tensor, b: Tensor): boolean {
   if (a.dataType !== b.dataType || a.dims.join() !== b.dims.join() || a.raw.length !== b.raw.length) return false;
-  return Buffer.from(a.raw.buffer, a.raw.byteOffset, a.raw.byteLength).equals(Buffer.from(b.raw.buffer, b.raw.byteOffset, b.raw.byteLength));
+  return Buffer.from(a.raw.buffer, a.raw.byteOffset, a.raw.byteLength).equals(
+    Buffer.from(b.raw.buffer, b.raw.byteOffset, b.raw.byteLength),
+  );
 }
 
 /** Initializers of both lists; a name in both must hold identical data. */
@@ -54,7 +56,10 @@ export function mergeInitializers(a: readonly Tensor[], b: readonly Tensor[]): T
       out.push(t);
       byName.set(t.name, t);
     } else if (!sameBytes(prev, t)) {
-      throw new InputError(t.name, 'two composed graphs define this initializer with different data; prefix one of them');
+      throw new InputError(
+        t.name,
+        'two composed graphs define this initializer with different data; prefix one of them',
+      );
     }
   }
   return out;
@@ -73,13 +78,19 @@ export interface ConnectOptions {
  * initializers and shared inputs (prefix one model first). The composed inputs are the first
  * model's inputs plus the second's unlinked ones.
  */
-export function connect(first: Model, second: Model, links: Record<string, string>, options: ConnectOptions = {}): Model {
+export function connect(
+  first: Model,
+  second: Model,
+  links: Record<string, string>,
+  options: ConnectOptions = {},
+): Model {
   const a = first.graph;
   const b = second.graph;
   const aNames = tensorNames(a);
   const bInputs = new Set(b.inputs.map((v) => v.name));
   for (const [input, output] of Object.entries(links)) {
-    if (!bInputs.has(input)) throw new InputError(input, `not an input of the second graph (inputs: ${[...bInputs].join(', ')})`);
+    if (!bInputs.has(input))
+      throw new InputError(input, `not an input of the second graph (inputs: ${[...bInputs].join(', ')})`);
     if (!aNames.has(output)) throw new InputError(output, 'not a tensor of the first graph');
   }
   const aInputs = new Set(a.inputs.map((v) => v.name));
@@ -89,7 +100,8 @@ export function connect(first: Model, second: Model, links: Record<string, strin
     if (n in links || !aNames.has(n)) continue;
     const sharedInput = aInputs.has(n) && bInputs.has(n);
     const sharedInit = aInits.has(n) && bInits.has(n);
-    if (!sharedInput && !sharedInit) throw new InputError(n, 'both composed graphs use this tensor name; prefix one of them');
+    if (!sharedInput && !sharedInit)
+      throw new InputError(n, 'both composed graphs use this tensor name; prefix one of them');
   }
   const linked = renameTensors(second, (n) => links[n]);
   const g: Graph = {

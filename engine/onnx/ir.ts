@@ -25,7 +25,21 @@ export const DataType = {
 } as const;
 export type DataTypeName = keyof typeof DataType;
 
-const BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+const BYTES: Record<number, number> = {
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  16: 2,
+};
 
 export function dataTypeName(code: number): string {
   const hit = Object.entries(DataType).find(([, v]) => v === code);
@@ -39,7 +53,12 @@ export function bytesPerElement(dataType: number): number {
 }
 
 export function isFloat(dataType: number): boolean {
-  return dataType === DataType.float32 || dataType === DataType.float64 || dataType === DataType.float16 || dataType === DataType.bfloat16;
+  return (
+    dataType === DataType.float32 ||
+    dataType === DataType.float64 ||
+    dataType === DataType.float16 ||
+    dataType === DataType.bfloat16
+  );
 }
 
 /** A dimension: a size, a symbolic name, or unknown (null). */
@@ -112,18 +131,39 @@ export function tensorValues(t: Tensor): number[] {
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     switch (t.dataType) {
-      case DataType.float32: out[i] = view.getFloat32(i * 4, true); break;
-      case DataType.float64: out[i] = view.getFloat64(i * 8, true); break;
-      case DataType.int64: out[i] = Number(view.getBigInt64(i * 8, true)); break;
-      case DataType.uint64: out[i] = Number(view.getBigUint64(i * 8, true)); break;
-      case DataType.int32: out[i] = view.getInt32(i * 4, true); break;
-      case DataType.uint32: out[i] = view.getUint32(i * 4, true); break;
-      case DataType.int16: out[i] = view.getInt16(i * 2, true); break;
-      case DataType.uint16: out[i] = view.getUint16(i * 2, true); break;
-      case DataType.int8: out[i] = view.getInt8(i); break;
+      case DataType.float32:
+        out[i] = view.getFloat32(i * 4, true);
+        break;
+      case DataType.float64:
+        out[i] = view.getFloat64(i * 8, true);
+        break;
+      case DataType.int64:
+        out[i] = Number(view.getBigInt64(i * 8, true));
+        break;
+      case DataType.uint64:
+        out[i] = Number(view.getBigUint64(i * 8, true));
+        break;
+      case DataType.int32:
+        out[i] = view.getInt32(i * 4, true);
+        break;
+      case DataType.uint32:
+        out[i] = view.getUint32(i * 4, true);
+        break;
+      case DataType.int16:
+        out[i] = view.getInt16(i * 2, true);
+        break;
+      case DataType.uint16:
+        out[i] = view.getUint16(i * 2, true);
+        break;
+      case DataType.int8:
+        out[i] = view.getInt8(i);
+        break;
       case DataType.uint8:
-      case DataType.bool: out[i] = view.getUint8(i); break;
-      default: throw new Error(`cannot read values of a ${dataTypeName(t.dataType)} tensor '${t.name}'`);
+      case DataType.bool:
+        out[i] = view.getUint8(i);
+        break;
+      default:
+        throw new Error(`cannot read values of a ${dataTypeName(t.dataType)} tensor '${t.name}'`);
     }
   }
   return out;
@@ -139,14 +179,27 @@ export function makeTensor(name: string, dataType: number, dims: readonly number
   for (let i = 0; i < n; i++) {
     const v = values[i] as number;
     switch (dataType) {
-      case DataType.float32: view.setFloat32(i * 4, v, true); break;
-      case DataType.float64: view.setFloat64(i * 8, v, true); break;
-      case DataType.int64: view.setBigInt64(i * 8, BigInt(Math.trunc(v)), true); break;
-      case DataType.int32: view.setInt32(i * 4, v, true); break;
-      case DataType.int8: view.setInt8(i, v); break;
+      case DataType.float32:
+        view.setFloat32(i * 4, v, true);
+        break;
+      case DataType.float64:
+        view.setFloat64(i * 8, v, true);
+        break;
+      case DataType.int64:
+        view.setBigInt64(i * 8, BigInt(Math.trunc(v)), true);
+        break;
+      case DataType.int32:
+        view.setInt32(i * 4, v, true);
+        break;
+      case DataType.int8:
+        view.setInt8(i, v);
+        break;
       case DataType.uint8:
-      case DataType.bool: view.setUint8(i, v); break;
-      default: throw new Error(`cannot encode values of ${dataTypeName(dataType)}`);
+      case DataType.bool:
+        view.setUint8(i, v);
+        break;
+      default:
+        throw new Error(`cannot encode values of ${dataTypeName(dataType)}`);
     }
   }
   return { name, dataType, dims: [...dims], raw };
@@ -173,7 +226,12 @@ export function cloneModel(model: Model): Model {
     metadata: { ...model.metadata },
     graph: {
       name: g.name,
-      nodes: g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attributes: [...n.attributes] })),
+      nodes: g.nodes.map((n) => ({
+        ...n,
+        inputs: [...n.inputs],
+        outputs: [...n.outputs],
+        attributes: [...n.attributes],
+      })),
       inputs: g.inputs.map((v) => ({ ...v, shape: v.shape && [...v.shape] })),
       outputs: g.outputs.map((v) => ({ ...v, shape: v.shape && [...v.shape] })),
       initializers: g.initializers.map((t) => ({ ...t, dims: [...t.dims] })),

@@ -16,7 +16,13 @@ export interface DecodeOptions {
 function valueInfoFromProto(v: OnnxTypes.IValueInfoProto): ValueInfo {
   const tt = v.type?.tensorType;
   const shape: Dim[] | null = tt?.shape
-    ? (tt.shape.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : d.dimParam ? d.dimParam : null))
+    ? (tt.shape.dim ?? []).map((d) =>
+        d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0
+          ? toNumber(d.dimValue)
+          : d.dimParam
+            ? d.dimParam
+            : null,
+      )
     : null;
   return { name: v.name ?? '', dataType: tt?.elemType ?? 0, shape };
 }
@@ -29,7 +35,13 @@ function valueInfoToProto(v: ValueInfo): OnnxTypes.IValueInfoProto {
       tensorType: {
         elemType: v.dataType,
         ...(v.shape
-          ? { shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})) } }
+          ? {
+              shape: {
+                dim: v.shape.map((d) =>
+                  typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {},
+                ),
+              },
+            }
           : {}),
       },
     },
@@ -39,27 +51,41 @@ function valueInfoToProto(v: ValueInfo): OnnxTypes.IValueInfoProto {
 /** Reads external-data regions, one open file per location, as views of a single read per file. */
 class ExternalFiles {
   private readonly files = new Map<string, Buffer>();
-  constructor(private readonly baseDir: string | undefined, private readonly source: string) {}
+  constructor(
+    private readonly baseDir: string | undefined,
+    private readonly source: string,
+  ) {}
   read(tensorName: string, location: string, offset: number, length: number | undefined): Uint8Array {
     if (this.baseDir === undefined) {
-      throw new InputError(this.source, `tensor '${tensorName}' keeps its data in '${location}'; load the model from a file path so that external data can be found`);
+      throw new InputError(
+        this.source,
+        `tensor '${tensorName}' keeps its data in '${location}'; load the model from a file path so that external data can be found`,
+      );
     }
     const safe = normalize(location);
     if (isAbsolute(safe) || safe.startsWith('..')) {
-      throw new InputError(this.source, `tensor '${tensorName}': external data location '${location}' must be a relative path inside the model folder`);
+      throw new InputError(
+        this.source,
+        `tensor '${tensorName}': external data location '${location}' must be a relative path inside the model folder`,
+      );
     }
     let buf = this.files.get(safe);
     if (!buf) {
       try {
         buf = readFileSync(join(this.baseDir, safe));
       } catch (err) {
-        throw new InputError(this.source, `tensor '${tensorName}': cannot read external data file '${location}'`, { cause: err });
+        throw new InputError(this.source, `tensor '${tensorName}': cannot read external data file '${location}'`, {
+          cause: err,
+        });
       }
       this.files.set(safe, buf);
     }
     const end = length === undefined ? buf.length : offset + length;
     if (end > buf.length) {
-      throw new InputError(this.source, `tensor '${tensorName}': external data '${location}' has ${buf.length} bytes, needs ${end}`);
+      throw new InputError(
+        this.source,
+        `tensor '${tensorName}': external data '${location}' has ${buf.length} bytes, needs ${end}`,
+      );
     }
     return buf.subarray(offset, end);
   }
@@ -77,11 +103,18 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Mod
   try {
     proto = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new InputError(source, `not a readable ONNX model (${(err as Error).message}); expected an .onnx protobuf file`, { cause: err });
+    throw new InputError(
+      source,
+      `not a readable ONNX model (${(err as Error).message}); expected an .onnx protobuf file`,
+      { cause: err },
+    );
   }
   const g = proto.graph;
-  if (!g || (proto.opsetImport ?? []).length === 0 || (g.node ?? []).length === 0 && (g.output ?? []).length === 0) {
-    throw new InputError(source, 'not an ONNX model: no graph or no opset imports (truncated or another kind of file?)');
+  if (!g || (proto.opsetImport ?? []).length === 0 || ((g.node ?? []).length === 0 && (g.output ?? []).length === 0)) {
+    throw new InputError(
+      source,
+      'not an ONNX model: no graph or no opset imports (truncated or another kind of file?)',
+    );
   }
   const ext = new ExternalFiles(options.baseDir, source);
   const graph: Graph = {
@@ -156,7 +189,14 @@ function encodeParts(model: Model, options: EncodeOptions): Encoded {
     metadataProps: Object.entries(model.metadata).map(([key, value]) => ({ key, value })),
     graph: {
       name: g.name,
-      node: g.nodes.map((n) => ({ name: n.name, opType: n.opType, domain: n.domain, input: n.inputs, output: n.outputs, attribute: n.attributes })),
+      node: g.nodes.map((n) => ({
+        name: n.name,
+        opType: n.opType,
+        domain: n.domain,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: n.attributes,
+      })),
       input: g.inputs.map(valueInfoToProto),
       output: g.outputs.map(valueInfoToProto),
       initializer,
@@ -174,7 +214,10 @@ export function encodeModel(model: Model): Uint8Array {
 /** Saves a model; with externalData the large initializers go to a file beside it. */
 export function saveModel(model: Model, path: string, options: EncodeOptions = {}): void {
   const ext = options.externalData;
-  if (ext && (isAbsolute(ext.location) || normalize(ext.location).startsWith('..') || basename(ext.location) !== ext.location)) {
+  if (
+    ext &&
+    (isAbsolute(ext.location) || normalize(ext.location).startsWith('..') || basename(ext.location) !== ext.location)
+  ) {
     throw new InputError('externalData.location', `'${ext.location}' must be a plain file name beside the model`);
   }
   const parts = encodeParts(model, options);

@@ -33,9 +33,15 @@ export function tensorFromProto(t: OnnxTypes.ITensorProto, raw?: Uint8Array): Te
   const view = new DataView(out.buffer);
   for (let i = 0; i < n; i++) {
     switch (dataType) {
-      case DataType.float32: view.setFloat32(i * 4, t.floatData?.[i] ?? 0, true); break;
-      case DataType.float64: view.setFloat64(i * 8, t.doubleData?.[i] ?? 0, true); break;
-      case DataType.int64: view.setBigInt64(i * 8, BigInt(toNumber(t.int64Data?.[i])), true); break;
+      case DataType.float32:
+        view.setFloat32(i * 4, t.floatData?.[i] ?? 0, true);
+        break;
+      case DataType.float64:
+        view.setFloat64(i * 8, t.doubleData?.[i] ?? 0, true);
+        break;
+      case DataType.int64:
+        view.setBigInt64(i * 8, BigInt(toNumber(t.int64Data?.[i])), true);
+        break;
       case DataType.uint64:
       case DataType.uint32: {
         const v = toNumber(t.uint64Data?.[i]);
@@ -43,15 +49,22 @@ export function tensorFromProto(t: OnnxTypes.ITensorProto, raw?: Uint8Array): Te
         else view.setBigUint64(i * 8, BigInt(v), true);
         break;
       }
-      case DataType.int32: view.setInt32(i * 4, t.int32Data?.[i] ?? 0, true); break;
+      case DataType.int32:
+        view.setInt32(i * 4, t.int32Data?.[i] ?? 0, true);
+        break;
       case DataType.int16:
       case DataType.uint16:
       case DataType.float16:
-      case DataType.bfloat16: view.setUint16(i * 2, (t.int32Data?.[i] ?? 0) & 0xffff, true); break;
+      case DataType.bfloat16:
+        view.setUint16(i * 2, (t.int32Data?.[i] ?? 0) & 0xffff, true);
+        break;
       case DataType.int8:
       case DataType.uint8:
-      case DataType.bool: view.setUint8(i, (t.int32Data?.[i] ?? 0) & 0xff); break;
-      default: throw new Error(`tensor '${name}': unsupported data type ${dataTypeName(dataType)}`);
+      case DataType.bool:
+        view.setUint8(i, (t.int32Data?.[i] ?? 0) & 0xff);
+        break;
+      default:
+        throw new Error(`tensor '${name}': unsupported data type ${dataTypeName(dataType)}`);
     }
   }
   return { name, dataType, dims, raw: out };

@@ -38,19 +38,39 @@ export interface IOInfo {
   dims: readonly (number | string)[];
 }
 
-const ONNX_TYPE: Record<TensorType, number> = { float32: DataType.float32, float64: DataType.float64, int64: DataType.int64 };
+const ONNX_TYPE: Record<TensorType, number> = {
+  float32: DataType.float32,
+  float64: DataType.float64,
+  int64: DataType.int64,
+};
 
 export function tensor(type: 'float32', dims: readonly number[], data?: Float32Array | readonly number[]): HostTensor;
 export function tensor(type: 'float64', dims: readonly number[], data?: Float64Array | readonly number[]): HostTensor;
 export function tensor(type: 'int64', dims: readonly number[], data?: BigInt64Array | readonly number[]): HostTensor;
-export function tensor(type: TensorType, dims: readonly number[], data?: Float32Array | Float64Array | BigInt64Array | readonly number[]): HostTensor;
-export function tensor(type: TensorType, dims: readonly number[], data?: Float32Array | Float64Array | BigInt64Array | readonly number[]): HostTensor {
+export function tensor(
+  type: TensorType,
+  dims: readonly number[],
+  data?: Float32Array | Float64Array | BigInt64Array | readonly number[],
+): HostTensor;
+export function tensor(
+  type: TensorType,
+  dims: readonly number[],
+  data?: Float32Array | Float64Array | BigInt64Array | readonly number[],
+): HostTensor {
   const n = dims.reduce((a, b) => a * b, 1);
   let typed: Float32Array | Float64Array | BigInt64Array;
-  if (data === undefined) typed = type === 'float32' ? new Float32Array(n) : type === 'float64' ? new Float64Array(n) : new BigInt64Array(n);
-  else if (Array.isArray(data)) typed = type === 'float32' ? Float32Array.from(data) : type === 'float64' ? Float64Array.from(data) : BigInt64Array.from(data.map((v) => BigInt(v)));
+  if (data === undefined)
+    typed = type === 'float32' ? new Float32Array(n) : type === 'float64' ? new Float64Array(n) : new BigInt64Array(n);
+  else if (Array.isArray(data))
+    typed =
+      type === 'float32'
+        ? Float32Array.from(data)
+        : type === 'float64'
+          ? Float64Array.from(data)
+          : BigInt64Array.from(data.map((v) => BigInt(v)));
   else typed = data as Float32Array | Float64Array | BigInt64Array;
-  if (typed.length !== n) throw new InputError('tensor', `${typed.length} values for dims [${dims.join(', ')}] (${n} expected)`);
+  if (typed.length !== n)
+    throw new InputError('tensor', `${typed.length} values for dims [${dims.join(', ')}] (${n} expected)`);
   return { type, dims: [...dims], data: typed };
 }
 
@@ -68,7 +88,8 @@ function backendAvailable(provider: Provider): boolean {
 
 function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions {
   const provider = o.provider ?? 'cpu';
-  if (!PROVIDERS.includes(provider)) throw new InputError('provider', `'${String(provider)}' is not one of ${PROVIDERS.join(', ')}`);
+  if (!PROVIDERS.includes(provider))
+    throw new InputError('provider', `'${String(provider)}' is not one of ${PROVIDERS.join(', ')}`);
   if (provider !== 'cpu' && !backendAvailable(provider)) {
     throw new NotAvailableError(
       `execution provider '${provider}' is not available in this onnxruntime-node build (available: ${ort
@@ -91,9 +112,16 @@ export class ModelSession {
   readonly inputs: readonly IOInfo[];
   readonly outputs: readonly IOInfo[];
 
-  constructor(private readonly session: ort.InferenceSession, private readonly label: string) {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly label: string,
+  ) {
     const info = (m: readonly ort.InferenceSession.ValueMetadata[]): IOInfo[] =>
-      m.map((v) => (v.isTensor ? { name: v.name, type: v.type, dims: v.shape.map((d) => (d === undefined ? -1 : d)) } : { name: v.name, type: 'non-tensor', dims: [] }));
+      m.map((v) =>
+        v.isTensor
+          ? { name: v.name, type: v.type, dims: v.shape.map((d) => (d === undefined ? -1 : d)) }
+          : { name: v.name, type: 'non-tensor', dims: [] },
+      );
     this.inputs = info(session.inputMetadata);
     this.outputs = info(session.outputMetadata);
   }
@@ -105,12 +133,18 @@ export class ModelSession {
     const missing = this.inputs.filter((i) => !(i.name in feeds)).map((i) => `${i.name}: ${describe(i)}`);
     if (missing.length) problems.push(`missing inputs ${missing.join('; ')}`);
     const unknown = Object.keys(feeds).filter((n) => !expected.has(n));
-    if (unknown.length) problems.push(`unknown inputs ${unknown.join(', ')} (model inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
+    if (unknown.length)
+      problems.push(
+        `unknown inputs ${unknown.join(', ')} (model inputs: ${this.inputs.map((i) => i.name).join(', ')})`,
+      );
     for (const [name, t] of Object.entries(feeds)) {
       const want = expected.get(name);
       if (!want) continue;
       if (want.type !== t.type) problems.push(`${name}: got ${describe(t)}, expected ${describe(want)}`);
-      else if (want.dims.length !== t.dims.length || want.dims.some((d, i) => typeof d === 'number' && d >= 0 && d !== t.dims[i])) {
+      else if (
+        want.dims.length !== t.dims.length ||
+        want.dims.some((d, i) => typeof d === 'number' && d >= 0 && d !== t.dims[i])
+      ) {
         problems.push(`${name}: got ${describe(t)}, expected ${describe(want)}`);
       }
     }
@@ -120,7 +154,10 @@ export class ModelSession {
     if (problems.length) throw new InputError(this.label, problems.join('\n  '));
   }
 
-  async run(feeds: Readonly<Record<string, HostTensor>>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+  async run(
+    feeds: Readonly<Record<string, HostTensor>>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, HostTensor>> {
     this.validate(feeds, outputNames);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
@@ -144,19 +181,25 @@ export class ModelSession {
 const cache = new Map<string, Promise<ModelSession>>();
 
 function cacheKey(source: Uint8Array | string, o: RuntimeOptions): string {
-  const id = typeof source === 'string' ? `path:${source}` : `sha256:${createHash('sha256').update(source).digest('hex')}`;
+  const id =
+    typeof source === 'string' ? `path:${source}` : `sha256:${createHash('sha256').update(source).digest('hex')}`;
   return `${o.provider ?? 'cpu'}|${o.intraOpThreads ?? 0}|${o.interOpThreads ?? 1}|${id}`;
 }
 
 async function create(source: Uint8Array | string, o: RuntimeOptions, label: string): Promise<ModelSession> {
   const options = sessionOptions(o);
   try {
-    const s = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
+    const s =
+      typeof source === 'string'
+        ? await ort.InferenceSession.create(source, options)
+        : await ort.InferenceSession.create(source, options);
     return new ModelSession(s, label);
   } catch (err) {
     const message = (err as Error).message;
     if ((o.provider ?? 'cpu') !== 'cpu' && /provider|cuda|webgpu|dlopen|\.so/i.test(message)) {
-      throw new NotAvailableError(`execution provider '${o.provider}' failed to start (${message}); install its libraries or use --provider cpu`);
+      throw new NotAvailableError(
+        `execution provider '${o.provider}' failed to start (${message}); install its libraries or use --provider cpu`,
+      );
     }
     throw new InputError(label, `onnxruntime cannot load this model: ${message}`, { cause: err });
   }
@@ -166,7 +209,11 @@ async function create(source: Uint8Array | string, o: RuntimeOptions, label: str
  * The process-wide session for a model (bytes, a path or an IR model), created on first use and
  * reused after. Equal bytes share one session.
  */
-export function openSession(source: Uint8Array | string | Model, options: RuntimeOptions = {}, label = 'model'): Promise<ModelSession> {
+export function openSession(
+  source: Uint8Array | string | Model,
+  options: RuntimeOptions = {},
+  label = 'model',
+): Promise<ModelSession> {
   const src = typeof source === 'string' || source instanceof Uint8Array ? source : encodeModel(source);
   const key = cacheKey(src, options);
   let s = cache.get(key);
@@ -195,7 +242,11 @@ export interface TensorShape {
  * it once on zeros with every intermediate exposed as an output. Data-dependent shapes come out
  * as they are for zeros. Memory: holds every activation of one forward pass once.
  */
-export async function resolveShapes(model: Model, inputDims: Readonly<Record<string, readonly number[]>>, options: RuntimeOptions = {}): Promise<Map<string, TensorShape>> {
+export async function resolveShapes(
+  model: Model,
+  inputDims: Readonly<Record<string, readonly number[]>>,
+  options: RuntimeOptions = {},
+): Promise<Map<string, TensorShape>> {
   const m = cloneModel(model);
   const g = m.graph;
   const inits = new Set(g.initializers.map((t) => t.name));
@@ -204,7 +255,8 @@ export async function resolveShapes(model: Model, inputDims: Readonly<Record<str
   const feeds: Record<string, HostTensor> = {};
   for (const v of g.inputs) {
     if (inits.has(v.name)) continue;
-    const dims = inputDims[v.name] ?? (v.shape?.every((d) => typeof d === 'number') ? (v.shape as number[]) : undefined);
+    const dims =
+      inputDims[v.name] ?? (v.shape?.every((d) => typeof d === 'number') ? (v.shape as number[]) : undefined);
     if (!dims) throw new InputError(v.name, `input has dims [${(v.shape ?? []).join(', ')}]; give static dims for it`);
     const type = tensorTypeOf(v.dataType);
     if (!type) throw new InputError(v.name, `input type ${v.dataType} is not float32, float64 or int64`);
@@ -212,13 +264,18 @@ export async function resolveShapes(model: Model, inputDims: Readonly<Record<str
     shapes.set(v.name, { dataType: v.dataType, dims: [...dims] });
   }
   const declared = new Set(g.outputs.map((o) => o.name));
-  for (const n of g.nodes) for (const o of n.outputs) if (o && !declared.has(o)) {
-    g.outputs.push({ name: o, dataType: 0, shape: null });
-    declared.add(o);
-  }
+  for (const n of g.nodes)
+    for (const o of n.outputs)
+      if (o && !declared.has(o)) {
+        g.outputs.push({ name: o, dataType: 0, shape: null });
+        declared.add(o);
+      }
   g.valueInfo = [];
   const bytes = encodeModel(m);
-  const session = await ort.InferenceSession.create(bytes, { ...sessionOptions({ ...options, provider: 'cpu' }), graphOptimizationLevel: 'disabled' });
+  const session = await ort.InferenceSession.create(bytes, {
+    ...sessionOptions({ ...options, provider: 'cpu' }),
+    graphOptimizationLevel: 'disabled',
+  });
   try {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);

@@ -19,11 +19,17 @@ export const gelu: OpRule = {
         const xx = b.op('Mul', [x, x]);
         let slope: string;
         if (c.string('approximate', 'none') === 'tanh') {
-          const inner = b.op('Mul', [b.op('Add', [x, b.op('Mul', [k(0.044715), b.op('Mul', [xx, x])])]), k(SQRT_2_OVER_PI)]);
+          const inner = b.op('Mul', [
+            b.op('Add', [x, b.op('Mul', [k(0.044715), b.op('Mul', [xx, x])])]),
+            k(SQRT_2_OVER_PI),
+          ]);
           const t = b.op('Tanh', [inner]);
           const dInner = b.op('Mul', [k(SQRT_2_OVER_PI), b.op('Add', [k(1), b.op('Mul', [k(3 * 0.044715), xx])])]);
           const half = b.op('Mul', [k(0.5), b.op('Add', [k(1), t])]);
-          const rest = b.op('Mul', [b.op('Mul', [k(0.5), x]), b.op('Mul', [b.op('Sub', [k(1), b.op('Mul', [t, t])]), dInner])]);
+          const rest = b.op('Mul', [
+            b.op('Mul', [k(0.5), x]),
+            b.op('Mul', [b.op('Sub', [k(1), b.op('Mul', [t, t])]), dInner]),
+          ]);
           slope = b.op('Add', [half, rest]);
         } else {
           const cdf = b.op('Mul', [k(0.5), b.op('Add', [k(1), b.op('Erf', [b.op('Mul', [x, k(Math.SQRT1_2)])])])]);

@@ -18,10 +18,20 @@ export const gemm: OpRule = {
         const transA = c.int('transA', 0);
         const transB = c.int('transB', 0);
         if (c.needs(0)) {
-          c.setDx(0, transA ? c.b.op('Gemm', [b, dy], { alpha, transA: transB, transB: 1 }) : c.b.op('Gemm', [dy, b], { alpha, transB: transB ? 0 : 1 }));
+          c.setDx(
+            0,
+            transA
+              ? c.b.op('Gemm', [b, dy], { alpha, transA: transB, transB: 1 })
+              : c.b.op('Gemm', [dy, b], { alpha, transB: transB ? 0 : 1 }),
+          );
         }
         if (c.needs(1)) {
-          c.setDx(1, transB ? c.b.op('Gemm', [dy, a], { alpha, transA: 1, transB: transA }) : c.b.op('Gemm', [a, dy], { alpha, transA: transA ? 0 : 1 }));
+          c.setDx(
+            1,
+            transB
+              ? c.b.op('Gemm', [dy, a], { alpha, transA: 1, transB: transA })
+              : c.b.op('Gemm', [a, dy], { alpha, transA: transA ? 0 : 1 }),
+          );
         }
         if (c.input(2) && c.needs(2)) {
           const beta = c.float('beta', 1);

@@ -22,7 +22,11 @@ export const slice: OpRule = {
         const picked = b.op('Slice', [index, ...c.node.inputs.slice(1)]);
         const flat = b.int64s([-1], 'shape');
         const zeros = b.op('Reshape', [c.zerosLike(x), flat]);
-        const scattered = b.op('ScatterElements', [zeros, b.op('Reshape', [picked, flat]), b.op('Reshape', [c.dy()!, flat])], { axis: 0 });
+        const scattered = b.op(
+          'ScatterElements',
+          [zeros, b.op('Reshape', [picked, flat]), b.op('Reshape', [c.dy()!, flat])],
+          { axis: 0 },
+        );
         c.setDx(0, b.op('Reshape', [scattered, shape]));
       },
     },

@@ -12,7 +12,14 @@ export const tile: OpRule = {
         const repeats = c.constValues(c.input(1)) ?? c.requireShape(c.output(0)).map((d, i) => d / (dims[i] ?? 1));
         const split = dims.flatMap((d, i) => [repeats[i] ?? 1, d]);
         const view = c.b.op('Reshape', [c.dy()!, c.b.int64s(split, 'shape')]);
-        c.setDx(0, c.b.reduceSum(view, dims.map((_, i) => 2 * i), false));
+        c.setDx(
+          0,
+          c.b.reduceSum(
+            view,
+            dims.map((_, i) => 2 * i),
+            false,
+          ),
+        );
       },
     },
   ],

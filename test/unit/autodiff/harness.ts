@@ -99,7 +99,14 @@ export function caseModel(c: RuleCase, values: number[][]): { model: Model; wrt:
     return name;
   });
   const outputs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
-  model.graph.nodes.push({ name: `${c.op}_under_test`, opType: c.op, domain: '', inputs: names, outputs, attributes: makeAttributes(c.attrs) });
+  model.graph.nodes.push({
+    name: `${c.op}_under_test`,
+    opType: c.op,
+    domain: '',
+    inputs: names,
+    outputs,
+    attributes: makeAttributes(c.attrs),
+  });
   model.graph.outputs = outputs.map((name) => ({ name, dataType: 0, shape: null }));
   return { model, wrt };
 }
@@ -142,7 +149,8 @@ export async function checkRule(c: RuleCase): Promise<RuleCheck> {
   for (const x of wrt) {
     const base = feeds[x]!;
     const analytic = grads[`d_${x}`]!;
-    if (analytic.dims.join() !== base.dims.join()) throw new Error(`d_${x} has dims [${analytic.dims}] instead of [${base.dims}]`);
+    if (analytic.dims.join() !== base.dims.join())
+      throw new Error(`d_${x} has dims [${analytic.dims}] instead of [${base.dims}]`);
     for (let j = 0; j < base.data.length; j++) {
       const probe = async (delta: number): Promise<number> => {
         const data = Array.from(base.data as Float64Array);

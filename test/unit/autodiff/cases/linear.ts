@@ -18,7 +18,22 @@ export const cases: RuleCase[] = [
     attrs: { transA: 1, alpha: float(0.7), beta: float(1.3) },
     inputs: [{ dims: [3, 2] }, { dims: [3, 4] }, { dims: [2, 1] }],
   },
-  { name: 'Gemm transB', op: 'Gemm', attrs: { transB: 1 }, inputs: [{ dims: [2, 3] }, { dims: [4, 3] }, { dims: [2, 4] }] },
-  { name: 'Gemm transA transB no bias', op: 'Gemm', attrs: { transA: 1, transB: 1, alpha: float(2) }, inputs: [{ dims: [3, 2] }, { dims: [4, 3] }] },
-  { name: 'Gemm opset 11 scalar bias', op: 'Gemm', opset: 11, inputs: [{ dims: [2, 3] }, { dims: [3, 4] }, { dims: [] }] },
+  {
+    name: 'Gemm transB',
+    op: 'Gemm',
+    attrs: { transB: 1 },
+    inputs: [{ dims: [2, 3] }, { dims: [4, 3] }, { dims: [2, 4] }],
+  },
+  {
+    name: 'Gemm transA transB no bias',
+    op: 'Gemm',
+    attrs: { transA: 1, transB: 1, alpha: float(2) },
+    inputs: [{ dims: [3, 2] }, { dims: [4, 3] }],
+  },
+  {
+    name: 'Gemm opset 11 scalar bias',
+    op: 'Gemm',
+    opset: 11,
+    inputs: [{ dims: [2, 3] }, { dims: [3, 4] }, { dims: [] }],
+  },
 ];
