@@ -166,3 +166,54 @@ export async function checkRule(c: RuleCase): Promise<RuleCheck> {
   }
   return { worst, tol, compared, gradientModel };
 }
+
+export interface DirectionalCheck {
+  /** vᵀ J u from the gradient graph: Σ over wrt inputs of ⟨d_x, u_x⟩. */
+  analytic: number;
+  /** (vᵀ y(x + h u) - vᵀ y(x - h u)) / 2h. */
+  numeric: number;
+  relError: number;
+}
+
+/**
+ * Whole-model check: for random directions u (per wrt input) and cotangent v, compares the
+ * gradient graph's ⟨vjp, u⟩ with a central difference of vᵀ y along u. Feeds give every input.
+ */
+export async function directionalCheck(
+  model: Model,
+  options: { of: string; wrt: string[]; feeds: Record<string, HostTensor>; step?: number; seed?: string; gradientModel?: Model },
+): Promise<DirectionalCheck> {
+  const random = rng(options.seed ?? 'directional');
+  const shapes = await resolveShapes(
+    model,
+    Object.fromEntries(Object.entries(options.feeds).map(([k, t]) => [k, t.dims])),
+  );
+  const gradientModel = options.gradientModel ?? vjp(model, { of: options.of, wrt: options.wrt, shapes });
+  const forward = await openSession(model, {}, 'model');
+  const backward = await openSession(gradientModel, {}, 'gradient model');
+  const out = shapes.get(options.of)!;
+  const outType = out.dataType === DataType.float32 ? 'float32' : 'float64';
+  const v = Array.from({ length: out.dims.reduce((a, b) => a * b, 1) }, () => random() * 2 - 1);
+  const grads = await backward.run({ ...options.feeds, [`d_${options.of}`]: tensor(outType, out.dims, v) });
+  const directions = Object.fromEntries(
+    options.wrt.map((x) => [x, Array.from({ length: options.feeds[x]!.data.length }, () => random() * 2 - 1)]),
+  );
+  let analytic = 0;
+  for (const x of options.wrt) {
+    const g = grads[`d_${x}`]!;
+    directions[x]!.forEach((u, i) => (analytic += u * Number(g.data[i])));
+  }
+  const h = options.step ?? (outType === 'float64' ? 1e-6 : 1e-3);
+  const along = async (sign: number): Promise<number> => {
+    const feeds = { ...options.feeds };
+    for (const x of options.wrt) {
+      const base = options.feeds[x]!;
+      const moved = Array.from(base.data as Float64Array, (d, i) => Number(d) + sign * h * directions[x]![i]!);
+      feeds[x] = tensor(base.type, base.dims, moved);
+    }
+    const y = await forward.run(feeds, [options.of]);
+    return weighted(y[options.of]!, Float64Array.from(v));
+  };
+  const numeric = ((await along(1)) - (await along(-1))) / (2 * h);
+  return { analytic, numeric, relError: Math.abs(analytic - numeric) / Math.max(1e-12, Math.abs(numeric)) };
+}
