@@ -36,4 +36,41 @@ export const cases: RuleCase[] = [
     opset: 11,
     inputs: [{ dims: [2, 3] }, { dims: [3, 4] }, { dims: [] }],
   },
+  {
+    name: 'Einsum attention scores',
+    op: 'Einsum',
+    attrs: { equation: 'bhid,bhjd->bhij' },
+    inputs: [{ dims: [1, 2, 3, 2] }, { dims: [1, 2, 2, 2] }],
+  },
+  {
+    name: 'Einsum leading ellipsis broadcast',
+    op: 'Einsum',
+    attrs: { equation: '...ij,...jk->...ik' },
+    inputs: [{ dims: [2, 2, 3] }, { dims: [1, 3, 2] }],
+  },
+  {
+    name: 'Einsum implicit output',
+    op: 'Einsum',
+    opset: 12,
+    attrs: { equation: 'ij,jk' },
+    inputs: [{ dims: [2, 3] }, { dims: [3, 2] }],
+  },
+  {
+    name: 'Einsum index summed in one operand',
+    op: 'Einsum',
+    attrs: { equation: 'bchw,bkc->bkh' },
+    inputs: [{ dims: [1, 2, 3, 2] }, { dims: [1, 2, 2] }],
+  },
+  {
+    name: 'Einsum one operand transpose-sum',
+    op: 'Einsum',
+    attrs: { equation: 'ijk->ki' },
+    inputs: [{ dims: [2, 3, 2] }],
+  },
+  {
+    name: 'Einsum three operands with a weight',
+    op: 'Einsum',
+    attrs: { equation: 'ab,bc,cd->ad' },
+    inputs: [{ dims: [2, 3] }, { dims: [3, 2], constant: true }, { dims: [2, 2] }],
+  },
 ];
