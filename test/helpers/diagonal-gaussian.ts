@@ -21,7 +21,7 @@ export class DiagonalGaussianObjective implements FiberObjective {
   readonly prior: PriorInfo;
   readonly loss: FiberLossName;
   readonly featureDim: number;
-  readonly calls: { method: string; t?: number; y?: Float32Array; batch: number }[] = [];
+  readonly calls: { method: string; t?: number; x?: Float32Array; y?: Float32Array; batch: number }[] = [];
   private readonly dim: number;
   constructor(private readonly setup: DiagonalGaussianSetup) {
     this.dim = setup.mean.length;
@@ -38,7 +38,7 @@ export class DiagonalGaussianObjective implements FiberObjective {
   }
   /** ε_j = √(1−ā)(x_j − √ā μ_j)/(ā s_j² + 1 − ā). */
   async predict(x: Float32Array, t: number, batch: number): Promise<Prediction> {
-    this.calls.push({ method: 'predict', t, batch });
+    this.calls.push({ method: 'predict', t, x, batch });
     const a = this.abar(t);
     const out = new Float32Array(x.length);
     for (let j = 0; j < x.length; j++) {
@@ -126,7 +126,7 @@ export class DiagonalGaussianObjective implements FiberObjective {
     return { cost: res.cost, gradU, x0hat: res.x0, pred };
   }
   async costGradX0(x0: Float32Array, y: Float32Array, batch: number, weight: number): Promise<X0GradResult> {
-    this.calls.push({ method: 'costGradX0', y, batch });
+    this.calls.push({ method: 'costGradX0', x: x0, y, batch });
     const res = this.lossGrad(x0, y, batch, weight);
     return { cost: res.cost, gradX0: res.gradX0 };
   }
