@@ -31,13 +31,17 @@ export interface DecodeOptions {
 export type ImageFormat = 'png' | 'jpeg';
 
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47)
+    return 'png';
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   return null;
 }
 
 /** RGBA 8-bit pixels and whether the source is colour. */
-function decodeRgba(bytes: Uint8Array, name: string): { rgba: Uint8Array; width: number; height: number; color: boolean } {
+function decodeRgba(
+  bytes: Uint8Array,
+  name: string,
+): { rgba: Uint8Array; width: number; height: number; color: boolean } {
   const format = sniffFormat(bytes);
   try {
     if (format === 'png') {
@@ -48,7 +52,8 @@ function decodeRgba(bytes: Uint8Array, name: string): { rgba: Uint8Array; width:
       const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
       // A JPEG does not say whether it is gray once decoded; equal channels everywhere means it is.
       let color = false;
-      for (let p = 0; p < img.data.length && !color; p += 4) color = img.data[p] !== img.data[p + 1] || img.data[p] !== img.data[p + 2];
+      for (let p = 0; p < img.data.length && !color; p += 4)
+        color = img.data[p] !== img.data[p + 1] || img.data[p] !== img.data[p + 2];
       return { rgba: img.data, width: img.width, height: img.height, color };
     }
   } catch (cause) {
@@ -89,7 +94,10 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions, name = 'i
   const { rgba, width, height, color } = decodeRgba(bytes, name);
   const sourceChannels = color ? 3 : 1;
   if (sourceChannels !== options.channels && !options.convertChannels) {
-    throw new InputError(name, `expected a ${options.channels === 1 ? 'gray' : 'colour'} image, got a ${color ? 'colour' : 'gray'} one`);
+    throw new InputError(
+      name,
+      `expected a ${options.channels === 1 ? 'gray' : 'colour'} image, got a ${color ? 'colour' : 'gray'} one`,
+    );
   }
   const [lo, hi] = options.range;
   const scale = (hi - lo) / 255;
@@ -111,14 +119,22 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions, name = 'i
   const wantH = options.height ?? height;
   const wantW = options.width ?? width;
   if (wantH !== height || wantW !== width) {
-    if (!options.resize) throw new InputError(name, `expected ${wantW}×${wantH} pixels, got ${width}×${height} (resizing was not asked for)`);
+    if (!options.resize)
+      throw new InputError(
+        name,
+        `expected ${wantW}×${wantH} pixels, got ${width}×${height} (resizing was not asked for)`,
+      );
     tensor = resizeBilinear(tensor, wantH, wantW);
   }
   return tensor;
 }
 
 /** Encodes a CHW tensor in `range` as an 8-bit PNG: gray for 1 channel, RGB for 3. */
-export function encodePng(data: Float32Array, shape: readonly [number, number, number], range: readonly [number, number]): Buffer {
+export function encodePng(
+  data: Float32Array,
+  shape: readonly [number, number, number],
+  range: readonly [number, number],
+): Buffer {
   const [c, h, w] = shape;
   if (c !== 1 && c !== 3) throw new InputError('image', `expected 1 or 3 channels to write a PNG, got ${c}`);
   if (data.length !== c * h * w) throw new InputError('image', `expected ${c}×${h}×${w} values, got ${data.length}`);

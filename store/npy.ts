@@ -11,7 +11,8 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 /** Format 1.0 header, padded with spaces so the data starts at a multiple of 64 bytes. */
 export function writeNpy(data: Float32Array, shape: readonly number[]): Buffer {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new InputError('shape', `expected ${count} values for shape [${shape.join(', ')}], got ${data.length}`);
+  if (count !== data.length)
+    throw new InputError('shape', `expected ${count} values for shape [${shape.join(', ')}], got ${data.length}`);
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const unpadded = MAGIC.length + 2 + 2 + header.length + 1;
@@ -30,7 +31,8 @@ export function writeNpy(data: Float32Array, shape: readonly number[]): Buffer {
 /** Reads float32 (or float64, converted) C-order little-endian arrays; anything else is an InputError. */
 export function readNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 10 || !MAGIC.every((b, j) => buf[j] === b)) throw new InputError(name, 'not a .npy file (bad magic)');
+  if (buf.length < 10 || !MAGIC.every((b, j) => buf[j] === b))
+    throw new InputError(name, 'not a .npy file (bad magic)');
   const major = buf[6]!;
   const headerLength = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const headerStart = major === 1 ? 10 : 12;
@@ -39,9 +41,11 @@ export function readNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new InputError(name, `unreadable .npy header ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new InputError(name, `unreadable .npy header ${header.trim()}`);
   if (fortran === 'True') throw new InputError(name, 'expected C order, got a Fortran-order array');
-  if (descr !== '<f4' && descr !== '<f8') throw new InputError(name, `expected little-endian float32 ('<f4'), got '${descr}'`);
+  if (descr !== '<f4' && descr !== '<f8')
+    throw new InputError(name, `expected little-endian float32 ('<f4'), got '${descr}'`);
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())
@@ -52,6 +56,7 @@ export function readNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
   const width = descr === '<f4' ? 4 : 8;
   if (buf.length - offset < count * width) throw new InputError(name, `expected ${count} values, file is truncated`);
   const data = new Float32Array(count);
-  for (let j = 0; j < count; j++) data[j] = width === 4 ? buf.readFloatLE(offset + 4 * j) : buf.readDoubleLE(offset + 8 * j);
+  for (let j = 0; j < count; j++)
+    data[j] = width === 4 ? buf.readFloatLE(offset + 4 * j) : buf.readDoubleLE(offset + 8 * j);
   return { data, shape };
 }

@@ -38,14 +38,20 @@ export function validateAnchors(anchors: unknown, input = 'gamma'): GammaAnchor[
     if (typeof a !== 'object' || a === null) throw new InputError(at, 'expected {start, end, tStart, tEnd}');
     const r = a as Record<string, unknown>;
     for (const f of ['start', 'end', 'tStart', 'tEnd']) {
-      if (typeof r[f] !== 'number' || !Number.isFinite(r[f])) throw new InputError(`${at}.${f}`, `expected a finite number, got ${String(r[f])}`);
+      if (typeof r[f] !== 'number' || !Number.isFinite(r[f]))
+        throw new InputError(`${at}.${f}`, `expected a finite number, got ${String(r[f])}`);
     }
     if ((r.tEnd as number) > (r.tStart as number)) throw new InputError(`${at}.tEnd`, 'expected tEnd ≤ tStart');
-    if (r.start as number < 0 || (r.end as number) < 0) throw new InputError(`${at}`, 'expected γ ≥ 0');
+    if ((r.start as number) < 0 || (r.end as number) < 0) throw new InputError(`${at}`, 'expected γ ≥ 0');
     if (r.shape !== undefined && r.shape !== 'cosine' && r.shape !== 'linear') {
       throw new InputError(`${at}.shape`, `expected cosine or linear, got ${String(r.shape)}`);
     }
-    const anchor: GammaAnchor = { start: r.start as number, end: r.end as number, tStart: r.tStart as number, tEnd: r.tEnd as number };
+    const anchor: GammaAnchor = {
+      start: r.start as number,
+      end: r.end as number,
+      tStart: r.tStart as number,
+      tEnd: r.tEnd as number,
+    };
     if (r.shape !== undefined) anchor.shape = r.shape as 'cosine' | 'linear';
     return anchor;
   });

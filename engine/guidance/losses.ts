@@ -79,6 +79,7 @@ export function batchLoss(name: FiberLossName, h: Float32Array, y: Float32Array,
   const dim = h.length / batch;
   const loss = FIBER_LOSSES[name];
   const out = new Float64Array(batch);
-  for (let b = 0; b < batch; b++) out[b] = loss.value(h.subarray(b * dim, (b + 1) * dim), y.subarray(b * dim, (b + 1) * dim));
+  for (let b = 0; b < batch; b++)
+    out[b] = loss.value(h.subarray(b * dim, (b + 1) * dim), y.subarray(b * dim, (b + 1) * dim));
   return out;
 }

@@ -62,49 +62,124 @@ type PresetOptions = Omit<SamplerOptions, 'seed' | 'clip'> & { clip?: [number, n
 /** The authors' reference configurations (METHOD §7) and the exploratory flow setting (§5). */
 export const PRESETS: Record<PresetName, PresetOptions> = {
   'imagenet-dinov2': {
-    steps: 200, innerSteps: 5, lr: 2e-3, terminalWeight: 1, gamma: DINOV2_GAMMA, kappa: 0, tau: 0,
-    update: { kind: 'ancestral', variance: 'learned_range', respacing: 'as-released' }, variant: 'ndtm', output: 'x0',
+    steps: 200,
+    innerSteps: 5,
+    lr: 2e-3,
+    terminalWeight: 1,
+    gamma: DINOV2_GAMMA,
+    kappa: 0,
+    tau: 0,
+    update: { kind: 'ancestral', variance: 'learned_range', respacing: 'as-released' },
+    variant: 'ndtm',
+    output: 'x0',
   },
   'imagenet-inception': {
-    steps: 200, innerSteps: 5, lr: 2e-3, terminalWeight: 1,
+    steps: 200,
+    innerSteps: 5,
+    lr: 2e-3,
+    terminalWeight: 1,
     gamma: [a(1, 3, 1000, 800), a(3, 3, 800, 600), a(3, 3, 600, 400), a(1, 1, 400, 200), a(3, 10, 200, 0)],
-    kappa: 0, tau: 0,
-    update: { kind: 'ancestral', variance: 'learned_range', respacing: 'as-released' }, variant: 'ndtm', output: 'x0',
+    kappa: 0,
+    tau: 0,
+    update: { kind: 'ancestral', variance: 'learned_range', respacing: 'as-released' },
+    variant: 'ndtm',
+    output: 'x0',
   },
   'cue-conflict': {
-    steps: 200, innerSteps: 5, lr: 2e-3, terminalWeight: 1, gamma: DINOV2_GAMMA, kappa: 0, tau: 0,
-    update: { kind: 'ancestral', variance: 'small', respacing: 'as-released' }, variant: 'ndtm', output: 'x0',
+    steps: 200,
+    innerSteps: 5,
+    lr: 2e-3,
+    terminalWeight: 1,
+    gamma: DINOV2_GAMMA,
+    kappa: 0,
+    tau: 0,
+    update: { kind: 'ancestral', variance: 'small', respacing: 'as-released' },
+    variant: 'ndtm',
+    output: 'x0',
   },
   'chexpert-classifier': {
-    steps: 100, innerSteps: 4, lr: 2e-3, terminalWeight: 1, gamma: [a(0, 0, 1000, 500), a(0, 10, 500, 0)],
-    kappa: 0, tau: 0, update: { kind: 'ddim', variance: 'large', eta: 0.5 }, variant: 'ndtm', output: 'state',
+    steps: 100,
+    innerSteps: 4,
+    lr: 2e-3,
+    terminalWeight: 1,
+    gamma: [a(0, 0, 1000, 500), a(0, 10, 500, 0)],
+    kappa: 0,
+    tau: 0,
+    update: { kind: 'ddim', variance: 'large', eta: 0.5 },
+    variant: 'ndtm',
+    output: 'state',
   },
   'qwen-vision': {
-    steps: 100, innerSteps: 7, lr: 2e-3, terminalWeight: 1,
+    steps: 100,
+    innerSteps: 7,
+    lr: 2e-3,
+    terminalWeight: 1,
     gamma: [a(0, 0, 1000, 600), a(10, 10, 600, 200), a(20, 20, 200, 0)],
-    kappa: 1e-4, tau: 0, update: { kind: 'ddim', variance: 'large', eta: 0.25 }, variant: 'ndtm', output: 'x0',
+    kappa: 1e-4,
+    tau: 0,
+    update: { kind: 'ddim', variance: 'large', eta: 0.25 },
+    variant: 'ndtm',
+    output: 'x0',
   },
   // The paper sweeps the late γ over {1, 2, 5, 10}; the preset takes 1, override `gamma` for the others.
   tabular: {
-    steps: 200, innerSteps: 10, lr: 0.02, terminalWeight: 1, gamma: [a(0, 0, 1000, 500), a(1, 1, 500, 0)],
-    kappa: 3e-4, tau: 0, update: { kind: 'ancestral', variance: 'small', respacing: 'as-released' },
-    variant: 'static-target', output: 'x0', clip: [-12, 12],
+    steps: 200,
+    innerSteps: 10,
+    lr: 0.02,
+    terminalWeight: 1,
+    gamma: [a(0, 0, 1000, 500), a(1, 1, 500, 0)],
+    kappa: 3e-4,
+    tau: 0,
+    update: { kind: 'ancestral', variance: 'small', respacing: 'as-released' },
+    variant: 'static-target',
+    output: 'x0',
+    clip: [-12, 12],
   },
   // γ(t) = 5 for t > 0.6 else 2t, t ∈ [0, 1] (0 = noise); u_lr in the paper's 0.002–0.005 range.
   flow: {
-    steps: 100, innerSteps: 2, lr: 3e-3, terminalWeight: 1,
+    steps: 100,
+    innerSteps: 2,
+    lr: 3e-3,
+    terminalWeight: 1,
     gamma: [a(5, 5, 1, 0.6), { start: 1.2, end: 0, tStart: 0.6, tEnd: 0, shape: 'linear' }],
-    kappa: 0, tau: 0, update: { kind: 'euler' }, variant: 'ndtm', output: 'x0',
+    kappa: 0,
+    tau: 0,
+    update: { kind: 'euler' },
+    variant: 'ndtm',
+    output: 'x0',
   },
 };
 
 /** What a caller may pass: a preset name and any overrides. */
-export type SamplerOptionsInput = Partial<Omit<SamplerOptions, 'seed'>> & { preset?: string; seed?: bigint | number | string };
+export type SamplerOptionsInput = Partial<Omit<SamplerOptions, 'seed'>> & {
+  preset?: string;
+  seed?: bigint | number | string;
+};
 
-const KNOWN_KEYS = new Set(['preset', 'steps', 'innerSteps', 'lr', 'terminalWeight', 'gamma', 'kappa', 'tau', 'update', 'variant', 'output', 'clip', 'seed']);
+const KNOWN_KEYS = new Set([
+  'preset',
+  'steps',
+  'innerSteps',
+  'lr',
+  'terminalWeight',
+  'gamma',
+  'kappa',
+  'tau',
+  'update',
+  'variant',
+  'output',
+  'clip',
+  'seed',
+]);
 
 function finite(name: string, value: unknown, min: number, max = Infinity, integer = false): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    (integer && !Number.isInteger(value))
+  ) {
     const kind = integer ? 'an integer' : 'a number';
     throw new InputError(name, `expected ${kind} in [${min}, ${max}], got ${String(value)}`);
   }
@@ -124,11 +199,14 @@ function parseSeed(value: unknown): bigint {
 }
 
 function validateUpdate(update: unknown, prior: PriorInfo | undefined): UpdateRule {
-  if (typeof update !== 'object' || update === null) throw new InputError('update', 'expected {kind: ancestral|ddim|euler, ...}');
+  if (typeof update !== 'object' || update === null)
+    throw new InputError('update', 'expected {kind: ancestral|ddim|euler, ...}');
   const u = update as Record<string, unknown>;
   const kind = u.kind;
-  if (prior?.kind === 'flow' && kind !== 'euler') throw new InputError('update.kind', `a flow prior steps with euler, got ${String(kind)}`);
-  if (prior?.kind === 'diffusion' && kind === 'euler') throw new InputError('update.kind', 'euler is for flow priors; use ancestral or ddim');
+  if (prior?.kind === 'flow' && kind !== 'euler')
+    throw new InputError('update.kind', `a flow prior steps with euler, got ${String(kind)}`);
+  if (prior?.kind === 'diffusion' && kind === 'euler')
+    throw new InputError('update.kind', 'euler is for flow priors; use ancestral or ddim');
   if (kind === 'ancestral') {
     const variance = u.variance ?? 'small';
     if (variance !== 'small' && variance !== 'large' && variance !== 'learned_range') {
@@ -138,15 +216,20 @@ function validateUpdate(update: unknown, prior: PriorInfo | undefined): UpdateRu
       throw new InputError('update.variance', 'learned_range needs a prior with variance channels; use small or large');
     }
     const respacing = u.respacing ?? 'as-released';
-    if (respacing !== 'as-released' && respacing !== 'exact') throw new InputError('update.respacing', `expected as-released or exact, got ${String(respacing)}`);
+    if (respacing !== 'as-released' && respacing !== 'exact')
+      throw new InputError('update.respacing', `expected as-released or exact, got ${String(respacing)}`);
     if (respacing === 'as-released' && prior?.schedule && prior.schedule.spec.type !== 'linear') {
-      throw new InputError('update.respacing', `as-released rescales a linear schedule; this prior declares ${prior.schedule.spec.type}, use exact`);
+      throw new InputError(
+        'update.respacing',
+        `as-released rescales a linear schedule; this prior declares ${prior.schedule.spec.type}, use exact`,
+      );
     }
     return { kind, variance, respacing };
   }
   if (kind === 'ddim') {
     const variance = u.variance ?? 'small';
-    if (variance !== 'small' && variance !== 'large') throw new InputError('update.variance', `expected small or large, got ${String(variance)}`);
+    if (variance !== 'small' && variance !== 'large')
+      throw new InputError('update.variance', `expected small or large, got ${String(variance)}`);
     return { kind, variance, eta: finite('update.eta', u.eta ?? 0, 0, 1) };
   }
   if (kind === 'euler') return { kind };
@@ -156,7 +239,8 @@ function validateUpdate(update: unknown, prior: PriorInfo | undefined): UpdateRu
 /** Preset (default: imagenet-dinov2 for diffusion priors, flow for flow priors) → overrides → validated options. */
 export function resolveSamplerOptions(input: SamplerOptionsInput = {}, prior?: PriorInfo): SamplerOptions {
   for (const key of Object.keys(input)) {
-    if (!KNOWN_KEYS.has(key)) throw new InputError(key, `unknown sampler option; expected one of ${[...KNOWN_KEYS].join(', ')}`);
+    if (!KNOWN_KEYS.has(key))
+      throw new InputError(key, `unknown sampler option; expected one of ${[...KNOWN_KEYS].join(', ')}`);
   }
   const presetName = input.preset ?? (prior?.kind === 'flow' ? 'flow' : 'imagenet-dinov2');
   const preset = PRESETS[presetName as PresetName];
@@ -164,8 +248,10 @@ export function resolveSamplerOptions(input: SamplerOptionsInput = {}, prior?: P
   const merged = { ...preset, clip: preset.clip ?? null, seed: 0n as bigint | number | string, ...input };
   const maxSteps = prior?.schedule ? prior.schedule.timesteps : 100000;
   const variant = merged.variant;
-  if (!VARIANTS.includes(variant)) throw new InputError('variant', `expected one of ${VARIANTS.join(', ')}, got ${String(variant)}`);
-  if (merged.output !== 'x0' && merged.output !== 'state') throw new InputError('output', `expected x0 or state, got ${String(merged.output)}`);
+  if (!VARIANTS.includes(variant))
+    throw new InputError('variant', `expected one of ${VARIANTS.join(', ')}, got ${String(variant)}`);
+  if (merged.output !== 'x0' && merged.output !== 'state')
+    throw new InputError('output', `expected x0 or state, got ${String(merged.output)}`);
   const tau = finite('tau', merged.tau, 0);
   if (variant === 'no-denoiser-jacobian' && tau > 0) {
     throw new InputError('tau', 'the no-denoiser-jacobian variant has no gradient for the τ term; set tau to 0');
@@ -173,7 +259,12 @@ export function resolveSamplerOptions(input: SamplerOptionsInput = {}, prior?: P
   let clip: [number, number] | null = null;
   if (merged.clip !== null && merged.clip !== undefined) {
     const c = merged.clip as unknown;
-    if (!Array.isArray(c) || c.length !== 2 || !c.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(c[0] < c[1])) {
+    if (
+      !Array.isArray(c) ||
+      c.length !== 2 ||
+      !c.every((v) => typeof v === 'number' && Number.isFinite(v)) ||
+      !(c[0] < c[1])
+    ) {
       throw new InputError('clip', `expected [lo, hi] with lo < hi, got ${JSON.stringify(c)}`);
     }
     clip = [c[0], c[1]];

@@ -111,13 +111,16 @@ export async function sampleFiber(
   const items: FiberItem[] = [];
   queries.forEach((q, query) => {
     if (q.image.length !== imageSize) {
-      throw new InputError(`query ${q.imageId}`, `expected ${imageSize} values (${prior.imageShape.join('×')}), got ${q.image.length}`);
+      throw new InputError(
+        `query ${q.imageId}`,
+        `expected ${imageSize} values (${prior.imageShape.join('×')}), got ${q.image.length}`,
+      );
     }
     for (const sampleIndex of q.sampleIndices) items.push({ imageId: q.imageId, sampleIndex, query });
   });
   const B = items.length;
   if (B === 0) throw new InputError('queries', 'expected at least one sample to draw');
-  if (options.update.kind === 'euler' !== (prior.kind === 'flow')) {
+  if ((options.update.kind === 'euler') !== (prior.kind === 'flow')) {
     throw new InputError('update.kind', `${options.update.kind} does not fit a ${prior.kind} prior`);
   }
   if (options.variant === 'no-denoiser-jacobian' && !objective.costGradX0) {
@@ -126,7 +129,11 @@ export async function sampleFiber(
   if (options.update.kind === 'ancestral' && options.update.variance === 'learned_range' && !prior.varianceChannels) {
     throw new InputError('update.variance', 'learned_range needs a prior with variance channels');
   }
-  const owners: DrawOwner[] = items.map((it) => ({ seed: options.seed, imageId: it.imageId, sampleIndex: it.sampleIndex }));
+  const owners: DrawOwner[] = items.map((it) => ({
+    seed: options.seed,
+    imageId: it.imageId,
+    sampleIndex: it.sampleIndex,
+  }));
   const nfe: NfeCounts = { denoiserForward: 0, denoiserBackward: 0, extractorForward: 0, extractorBackward: 0 };
   const n = options.steps;
   const clip = options.clip ?? prior.clip;
@@ -138,7 +145,8 @@ export async function sampleFiber(
   nfe.extractorForward += 1;
   let queryStates: Float32Array | null = null;
   if (perTimestepTarget && options.variant !== 'unguided') {
-    if (prior.latent && !objective.encode) throw new InputError('variant', 'a per-timestep target on a latent prior needs its encoder');
+    if (prior.latent && !objective.encode)
+      throw new InputError('variant', 'a per-timestep target on a latent prior needs its encoder');
     queryStates = prior.latent ? await objective.encode!(queryImages, B) : queryImages;
   }
 
@@ -151,7 +159,9 @@ export async function sampleFiber(
     steps = Array.from({ length: n }, (_, i) => ({ i, k: i, t: i / n, s: (i + 1) / n }));
   }
   const chain =
-    options.update.kind === 'ancestral' && schedule ? respace(schedule, timestepGrid(n, schedule.timesteps), options.update.respacing) : null;
+    options.update.kind === 'ancestral' && schedule
+      ? respace(schedule, timestepGrid(n, schedule.timesteps), options.update.respacing)
+      : null;
   const alphaBar = (t: number) => (schedule ? schedule.alphaBar(t) : Number.NaN);
   /** x̂₀ (x̂₁ for flows) from a prediction at x_t, unclamped. */
   const estimate = (xt: Float32Array, pred: Float32Array, t: number) =>
@@ -207,7 +217,15 @@ export async function sampleFiber(
           cost = res.cost;
         } else {
           const res = await objective.costGrad({
-            x, u, gamma: g, t, y, batch: B, weight: options.terminalWeight, tau: options.tau, epsRef,
+            x,
+            u,
+            gamma: g,
+            t,
+            y,
+            batch: B,
+            weight: options.terminalWeight,
+            tau: options.tau,
+            epsRef,
           });
           nfe.denoiserForward += 1;
           nfe.denoiserBackward += 1;

@@ -8,7 +8,12 @@ import type { RespacedSchedule } from '../priors/schedule.ts';
 export type DiffusionPrediction = 'epsilon' | 'v' | 'x0';
 
 /** ε from a network output at x_t, for a prior predicting ε, v or x₀. */
-export function toEpsilon(prediction: DiffusionPrediction, xt: Float32Array, out: Float32Array, alphaBar: number): Float32Array {
+export function toEpsilon(
+  prediction: DiffusionPrediction,
+  xt: Float32Array,
+  out: Float32Array,
+  alphaBar: number,
+): Float32Array {
   if (prediction === 'epsilon') return out;
   const a = Math.sqrt(alphaBar);
   const s = Math.sqrt(1 - alphaBar);

@@ -17,7 +17,13 @@ export interface Probe {
 }
 
 /** out[c, y, x] = image[c, f(y, x)] for a source-coordinate map f. */
-function remap(image: Float32Array, [c, h, w]: ChwShape, src: (y: number, x: number) => [number, number], outH = h, outW = w): Float32Array {
+function remap(
+  image: Float32Array,
+  [c, h, w]: ChwShape,
+  src: (y: number, x: number) => [number, number],
+  outH = h,
+  outW = w,
+): Float32Array {
   const out = new Float32Array(c * outH * outW);
   for (let ch = 0; ch < c; ch++)
     for (let y = 0; y < outH; y++)
@@ -68,14 +74,26 @@ function shift(dy: number, dx: number): Probe {
 }
 
 export const PROBES = {
-  hflip: { describe: 'mirror left/right', applies: () => true, apply: (img, s) => remap(img, s, (y, x) => [y, s[2] - 1 - x]) },
-  vflip: { describe: 'mirror top/bottom', applies: () => true, apply: (img, s) => remap(img, s, (y, x) => [s[1] - 1 - y, x]) },
+  hflip: {
+    describe: 'mirror left/right',
+    applies: () => true,
+    apply: (img, s) => remap(img, s, (y, x) => [y, s[2] - 1 - x]),
+  },
+  vflip: {
+    describe: 'mirror top/bottom',
+    applies: () => true,
+    apply: (img, s) => remap(img, s, (y, x) => [s[1] - 1 - y, x]),
+  },
   rot90: {
     describe: 'rotate 90° counter-clockwise (square images)',
     applies: ([, h, w]) => h === w,
     apply: (img, s) => remap(img, s, (y, x) => [x, s[2] - 1 - y]),
   },
-  rot180: { describe: 'rotate 180°', applies: ([, h, w]) => h === w, apply: (img, s) => remap(img, s, (y, x) => [s[1] - 1 - y, s[2] - 1 - x]) },
+  rot180: {
+    describe: 'rotate 180°',
+    applies: ([, h, w]) => h === w,
+    apply: (img, s) => remap(img, s, (y, x) => [s[1] - 1 - y, s[2] - 1 - x]),
+  },
   rot270: {
     describe: 'rotate 90° clockwise (square images)',
     applies: ([, h, w]) => h === w,
@@ -94,8 +112,16 @@ export const PROBES = {
       return out;
     },
   },
-  invert: { describe: 'invert intensities within the range', applies: () => true, apply: (img, _s, [lo, hi]) => img.map((v) => lo + hi - v) },
-  blur: { describe: 'Gaussian blur, σ = 1 px', applies: ([, h, w]) => h >= 3 && w >= 3, apply: (img, s) => blur(img, s) },
+  invert: {
+    describe: 'invert intensities within the range',
+    applies: () => true,
+    apply: (img, _s, [lo, hi]) => img.map((v) => lo + hi - v),
+  },
+  blur: {
+    describe: 'Gaussian blur, σ = 1 px',
+    applies: ([, h, w]) => h >= 3 && w >= 3,
+    apply: (img, s) => blur(img, s),
+  },
   shift_right: shift(0, 1),
   shift_down: shift(1, 0),
 } satisfies Record<string, Probe>;
@@ -117,7 +143,8 @@ export function probeTargets(
   range: readonly [number, number],
   names: readonly ProbeName[] = PROBE_NAMES,
 ): Map<ProbeName, Float32Array> {
-  if (query.length !== shape[0] * shape[1] * shape[2]) throw new InputError('query', `expected ${shape.join('×')} values, got ${query.length}`);
+  if (query.length !== shape[0] * shape[1] * shape[2])
+    throw new InputError('query', `expected ${shape.join('×')} values, got ${query.length}`);
   const out = new Map<ProbeName, Float32Array>();
   for (const n of names) {
     const p: Probe = PROBES[n];
@@ -135,7 +162,11 @@ export interface ProbeResult {
   nearest: ProbeName | 'none';
 }
 
-export function probeSample(sample: Float32Array, query: Float32Array, targets: Map<ProbeName, Float32Array>): ProbeResult {
+export function probeSample(
+  sample: Float32Array,
+  query: Float32Array,
+  targets: Map<ProbeName, Float32Array>,
+): ProbeResult {
   const pixelDistance = rmsDistance(sample, query);
   const distances = new Map<ProbeName, number>();
   let nearest: ProbeName | 'none' = 'none';
@@ -155,7 +186,10 @@ export function probeSample(sample: Float32Array, query: Float32Array, targets: 
  * Per-run invariance profile: the fraction of samples whose nearest probe is each name, for every
  * configured probe and `none` (zero rates included, so runs compare column by column).
  */
-export function probeFiringRates(nearest: readonly string[], names: readonly string[] = PROBE_NAMES): Map<string, number> {
+export function probeFiringRates(
+  nearest: readonly string[],
+  names: readonly string[] = PROBE_NAMES,
+): Map<string, number> {
   const rates = new Map<string, number>([...names, 'none'].map((n) => [n, 0]));
   for (const n of nearest) rates.set(n, (rates.get(n) ?? 0) + 1 / nearest.length);
   return rates;

@@ -128,7 +128,12 @@ class Fields {
   optionalString(key: string): string | undefined {
     return this.has(key) ? this.string(key) : undefined;
   }
-  number(key: string, fallback?: number, check: (n: number) => boolean = () => true, expected = 'a finite number'): number {
+  number(
+    key: string,
+    fallback?: number,
+    check: (n: number) => boolean = () => true,
+    expected = 'a finite number',
+  ): number {
     const v = this.value[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) this.fail(key, expected);
     return v;
@@ -146,9 +151,19 @@ class Fields {
     if (!options.includes(v as T)) this.fail(key, `one of ${options.join(', ')}`);
     return v as T;
   }
-  numbers(key: string, length: number | null, check: (n: number) => boolean = () => true, expected = 'finite numbers'): number[] {
+  numbers(
+    key: string,
+    length: number | null,
+    check: (n: number) => boolean = () => true,
+    expected = 'finite numbers',
+  ): number[] {
     const v = this.value[key];
-    if (!Array.isArray(v) || (length !== null && v.length !== length) || v.length === 0 || !v.every((n) => typeof n === 'number' && Number.isFinite(n) && check(n))) {
+    if (
+      !Array.isArray(v) ||
+      (length !== null && v.length !== length) ||
+      v.length === 0 ||
+      !v.every((n) => typeof n === 'number' && Number.isFinite(n) && check(n))
+    ) {
       this.fail(key, `${length === null ? 'an array of' : `an array of ${length}`} ${expected}`);
     }
     return v as number[];
@@ -186,7 +201,9 @@ function parsePrior(f: Fields): PriorManifest {
   const d = f.child('denoiser');
   d.only(['file', 'input', 'timestep', 'output', 'prediction', 'varianceChannels']);
   const prediction =
-    type === 'diffusion' ? d.oneOf('prediction', ['epsilon', 'v', 'x0'] as const, 'epsilon') : d.oneOf('prediction', ['velocity'] as const, 'velocity');
+    type === 'diffusion'
+      ? d.oneOf('prediction', ['epsilon', 'v', 'x0'] as const, 'epsilon')
+      : d.oneOf('prediction', ['velocity'] as const, 'velocity');
   const denoiser: DenoiserRef = {
     file: d.string('file'),
     input: d.string('input', 'x'),
@@ -195,7 +212,8 @@ function parsePrior(f: Fields): PriorManifest {
     prediction,
     varianceChannels: d.boolean('varianceChannels', false),
   };
-  if (type === 'flow' && denoiser.varianceChannels) throw new InputError(d.name('varianceChannels'), 'flow priors have no variance channels');
+  if (type === 'flow' && denoiser.varianceChannels)
+    throw new InputError(d.name('varianceChannels'), 'flow priors have no variance channels');
   const i = f.child('image');
   i.only(['channels', 'height', 'width', 'range']);
   const image: ImageSpec = {
@@ -215,7 +233,12 @@ function parsePrior(f: Fields): PriorManifest {
       manifest.schedule = {
         type: s.oneOf('type', ['linear', 'scaled_linear', 'cosine'] as const, 'linear'),
         betaStart,
-        betaEnd: s.number('betaEnd', DEFAULT_SCHEDULE.betaEnd, (n) => n >= betaStart && n < 1, `a number in [betaStart, 1)`),
+        betaEnd: s.number(
+          'betaEnd',
+          DEFAULT_SCHEDULE.betaEnd,
+          (n) => n >= betaStart && n < 1,
+          `a number in [betaStart, 1)`,
+        ),
         timesteps: s.positiveInt('timesteps', DEFAULT_SCHEDULE.timesteps),
       };
     } else {
@@ -241,7 +264,8 @@ function parsePrior(f: Fields): PriorManifest {
 
 function parseStep(f: Fields): PreprocessStep {
   const op = f.oneOf('op', ['rescale', 'resize', 'center_crop', 'normalize', 'repeat_channels', 'grayscale'] as const);
-  const size = (key: string) => f.numbers(key, 2, (n) => Number.isInteger(n) && n > 0, 'positive integers [height, width]') as [number, number];
+  const size = (key: string) =>
+    f.numbers(key, 2, (n) => Number.isInteger(n) && n > 0, 'positive integers [height, width]') as [number, number];
   switch (op) {
     case 'rescale':
       f.only(['op', 'from', 'to']);

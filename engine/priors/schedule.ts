@@ -32,7 +32,8 @@ export function linspace(a: number, b: number, n: number): Float64Array {
 /** β_0..β_{T−1} of a declared schedule. */
 export function betas(spec: ScheduleSpec): Float64Array {
   const T = spec.timesteps;
-  if (!Number.isInteger(T) || T < 1) throw new InputError('schedule.timesteps', `expected a positive integer, got ${T}`);
+  if (!Number.isInteger(T) || T < 1)
+    throw new InputError('schedule.timesteps', `expected a positive integer, got ${T}`);
   switch (spec.type) {
     case 'linear':
       return linspace(spec.betaStart, spec.betaEnd, T);
@@ -77,7 +78,8 @@ export class NoiseSchedule {
   alphaBar(t: number): number {
     if (t === -1) return 1;
     const a = this.alphasCumprod[t];
-    if (a === undefined || !Number.isInteger(t)) throw new RangeError(`timestep ${t} outside -1..${this.timesteps - 1}`);
+    if (a === undefined || !Number.isInteger(t))
+      throw new RangeError(`timestep ${t} outside -1..${this.timesteps - 1}`);
     return a;
   }
 }
@@ -126,7 +128,10 @@ export function respace(schedule: NoiseSchedule, grid: readonly number[], respac
   let beta: Float64Array;
   if (respacing === 'as-released') {
     if (schedule.spec.type !== 'linear') {
-      throw new InputError('update.respacing', `as-released rescales a linear schedule; this prior declares ${schedule.spec.type}, use exact`);
+      throw new InputError(
+        'update.respacing',
+        `as-released rescales a linear schedule; this prior declares ${schedule.spec.type}, use exact`,
+      );
     }
     const r = schedule.timesteps / n;
     beta = linspace(r * schedule.spec.betaStart, r * schedule.spec.betaEnd, n);

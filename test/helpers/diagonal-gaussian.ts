@@ -2,7 +2,14 @@
  * An analytic fiber objective in plain TypeScript for sampler tests: prior N(μ, diag(s²)) with its
  * exact ε(x, t), a linear extractor φ(x) = A·x and the `l2` fiber loss, gradients by hand.
  */
-import type { CostGradArgs, CostGradResult, FiberObjective, Prediction, PriorInfo, X0GradResult } from '../../engine/guidance/objective.ts';
+import type {
+  CostGradArgs,
+  CostGradResult,
+  FiberObjective,
+  Prediction,
+  PriorInfo,
+  X0GradResult,
+} from '../../engine/guidance/objective.ts';
 import type { FiberLossName } from '../../engine/guidance/losses.ts';
 import { FIBER_LOSSES } from '../../engine/guidance/losses.ts';
 import { NoiseSchedule } from '../../engine/priors/schedule.ts';
@@ -29,8 +36,14 @@ export class DiagonalGaussianObjective implements FiberObjective {
     this.loss = setup.loss ?? 'l2';
     const clip = setup.clip === undefined ? null : setup.clip;
     this.prior = {
-      kind: 'diffusion', schedule: new NoiseSchedule(), stateShape: [this.dim], imageShape: [this.dim],
-      imageRange: clip ?? [-1e9, 1e9], clip, varianceChannels: false, latent: false,
+      kind: 'diffusion',
+      schedule: new NoiseSchedule(),
+      stateShape: [this.dim],
+      imageShape: [this.dim],
+      imageRange: clip ?? [-1e9, 1e9],
+      clip,
+      varianceChannels: false,
+      latent: false,
     };
   }
   private abar(t: number): number {

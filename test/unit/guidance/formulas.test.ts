@@ -209,7 +209,10 @@ test('ancestral posterior mean and variance equal the Gaussian posterior q(x_{k�
     assert.equal(c0.posteriorVariance, 0);
     assert.ok(Number.isFinite(c0.posteriorLogVarianceClipped));
     close(c0.coefX0, 1, 1e-12); // at k = 0 the mean is x̂₀ itself
-    assert.equal(ancestralUpdate(Float32Array.from([0.3]), Float32Array.from([9]), null, c0, 'small')[0], Math.fround(0.3));
+    assert.equal(
+      ancestralUpdate(Float32Array.from([0.3]), Float32Array.from([9]), null, c0, 'small')[0],
+      Math.fround(0.3),
+    );
   }
 });
 

@@ -6,17 +6,34 @@ import { NoiseSchedule } from '../../../engine/priors/schedule.ts';
 import type { PriorInfo } from '../../../engine/guidance/objective.ts';
 
 const pixelPrior = (varianceChannels: boolean): PriorInfo => ({
-  kind: 'diffusion', schedule: new NoiseSchedule(), stateShape: [3, 8, 8], imageShape: [3, 8, 8],
-  imageRange: [-1, 1], clip: [-1, 1], varianceChannels, latent: false,
+  kind: 'diffusion',
+  schedule: new NoiseSchedule(),
+  stateShape: [3, 8, 8],
+  imageShape: [3, 8, 8],
+  imageRange: [-1, 1],
+  clip: [-1, 1],
+  varianceChannels,
+  latent: false,
 });
 
 test('presets mirror METHOD §7', () => {
   const d = PRESETS['imagenet-dinov2'];
   assert.deepEqual([d.steps, d.innerSteps, d.lr, d.terminalWeight, d.kappa], [200, 5, 2e-3, 1, 0]);
-  assert.deepEqual(d.gamma.map((a) => [a.start, a.end, a.tStart, a.tEnd]), [[0, 0, 1000, 800], [3, 3, 800, 600], [1, 0.5, 600, 200], [2, 10, 200, 0]]);
+  assert.deepEqual(
+    d.gamma.map((a) => [a.start, a.end, a.tStart, a.tEnd]),
+    [
+      [0, 0, 1000, 800],
+      [3, 3, 800, 600],
+      [1, 0.5, 600, 200],
+      [2, 10, 200, 0],
+    ],
+  );
   assert.deepEqual(d.update, { kind: 'ancestral', variance: 'learned_range', respacing: 'as-released' });
   const c = PRESETS['chexpert-classifier'];
-  assert.deepEqual([c.steps, c.innerSteps, c.output, c.update], [100, 4, 'state', { kind: 'ddim', variance: 'large', eta: 0.5 }]);
+  assert.deepEqual(
+    [c.steps, c.innerSteps, c.output, c.update],
+    [100, 4, 'state', { kind: 'ddim', variance: 'large', eta: 0.5 }],
+  );
   const q = PRESETS['qwen-vision'];
   assert.deepEqual([q.innerSteps, q.kappa, q.update], [7, 1e-4, { kind: 'ddim', variance: 'large', eta: 0.25 }]);
   const t = PRESETS.tabular;
@@ -27,7 +44,10 @@ test('presets mirror METHOD §7', () => {
 });
 
 test('resolver: preset, then explicit overrides', () => {
-  const o = resolveSamplerOptions({ preset: 'qwen-vision', steps: 50, seed: '18446744073709551615' }, pixelPrior(false));
+  const o = resolveSamplerOptions(
+    { preset: 'qwen-vision', steps: 50, seed: '18446744073709551615' },
+    pixelPrior(false),
+  );
   assert.equal(o.steps, 50);
   assert.equal(o.innerSteps, 7);
   assert.equal(o.seed, 18446744073709551615n);

@@ -37,7 +37,10 @@ test('NFE counts as METHOD §4 counts them (DINOv2 preset: 200 steps, N = 5, 40 
     extractorForward: 1 + guided + guided * 5 + 1, // query, per-t targets, inner, final sample
     extractorBackward: guided * 5,
   });
-  const withTau = await sampleFiber(obj, [{ imageId: 'a', image: image(1), sampleIndices: [0] }], { ...opts, tau: 1e-3 });
+  const withTau = await sampleFiber(obj, [{ imageId: 'a', image: image(1), sampleIndices: [0] }], {
+    ...opts,
+    tau: 1e-3,
+  });
   assert.equal(withTau.nfe.denoiserForward, res.nfe.denoiserForward + guided); // the detached ε(x, t) only when τ > 0
   assert.equal(res.method.update, 'ancestral/small/as-released');
   assert.equal(res.method.variant, 'ndtm');
@@ -97,7 +100,10 @@ test('per-timestep target: φ(clamp(tweedie(√ā·x₀ + √(1−ā)·ξ))) wit
 test('guidance pulls samples into the fiber; unguided ones stay far', async () => {
   const obj = setup();
   const q = [{ imageId: 'q', image: image(9), sampleIndices: [0, 1, 2, 3, 4, 5, 6, 7] }];
-  const base = resolveSamplerOptions({ ...small, steps: 50, innerSteps: 5, gamma: [{ start: 10, end: 10, tStart: 1000, tEnd: 0 }] }, obj.prior);
+  const base = resolveSamplerOptions(
+    { ...small, steps: 50, innerSteps: 5, gamma: [{ start: 10, end: 10, tStart: 1000, tEnd: 0 }] },
+    obj.prior,
+  );
   const mean = (a: Float64Array) => a.reduce((x, y) => x + y, 0) / a.length;
   const guided = mean((await sampleFiber(obj, q, base)).cost);
   const unguided = await sampleFiber(obj, q, { ...base, variant: 'unguided' });
@@ -111,7 +117,10 @@ test('guidance pulls samples into the fiber; unguided ones stay far', async () =
 
 test('no-denoiser-jacobian: one Adam step moves u against ∂cost/∂x̂₀ (x′ = x − γ·lr·sign)', async () => {
   const obj = setup();
-  const opts = resolveSamplerOptions({ ...small, steps: 4, innerSteps: 1, variant: 'no-denoiser-jacobian', lr: 0.1 }, obj.prior);
+  const opts = resolveSamplerOptions(
+    { ...small, steps: 4, innerSteps: 1, variant: 'no-denoiser-jacobian', lr: 0.1 },
+    obj.prior,
+  );
   const q = image(4);
   await sampleFiber(obj, [{ imageId: 'z', image: q, sampleIndices: [0] }], opts);
   // First step: t = 750, γ = 3, lr = 0.1. Calls: target predict, predict at x′ = x, costGradX0, final predict at x + γu.
@@ -139,6 +148,12 @@ test('DDIM state output, flow prior refusals and latent checks are explicit', as
   assert.equal(res.method.update, 'ddim/large/eta=0.5');
   assert.equal(res.method.output, 'state');
   assert.ok(res.samples.every(Number.isFinite));
-  await assert.rejects(sampleFiber(obj, [{ imageId: 'd', image: image(2), sampleIndices: [0] }], { ...ddim, update: { kind: 'euler' } }), /update.kind/);
-  await assert.rejects(sampleFiber(obj, [{ imageId: 'd', image: new Float32Array(3), sampleIndices: [0] }], ddim), /expected 16 values/);
+  await assert.rejects(
+    sampleFiber(obj, [{ imageId: 'd', image: image(2), sampleIndices: [0] }], { ...ddim, update: { kind: 'euler' } }),
+    /update.kind/,
+  );
+  await assert.rejects(
+    sampleFiber(obj, [{ imageId: 'd', image: new Float32Array(3), sampleIndices: [0] }], ddim),
+    /expected 16 values/,
+  );
 });

@@ -61,13 +61,20 @@ test('wrong size or channels are InputErrors naming the image; resize only when 
   const bytes = rgbPng(4, 4, (x) => [x * 60, 0, 0]);
   assert.throws(
     () => decodeImage(bytes, { channels: 3, range: [0, 1], height: 8, width: 8 }, 'data/cat.png'),
-    (e: unknown) => e instanceof InputError && e.input === 'data/cat.png' && /expected 8×8 pixels, got 4×4/.test(e.message),
+    (e: unknown) =>
+      e instanceof InputError && e.input === 'data/cat.png' && /expected 8×8 pixels, got 4×4/.test(e.message),
   );
   assert.throws(() => decodeImage(bytes, { channels: 1, range: [0, 1] }), /expected a gray image, got a colour one/);
   const big = decodeImage(bytes, { channels: 3, range: [0, 1], height: 8, width: 8, resize: true });
   assert.equal(big.data.length, 3 * 64);
-  assert.throws(() => decodeImage(Buffer.from('hello world'), { channels: 3, range: [0, 1] }), /expected a PNG or JPEG/);
-  assert.throws(() => decodeImage(Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5]), { channels: 3, range: [0, 1] }), /could not decode png/);
+  assert.throws(
+    () => decodeImage(Buffer.from('hello world'), { channels: 3, range: [0, 1] }),
+    /expected a PNG or JPEG/,
+  );
+  assert.throws(
+    () => decodeImage(Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5]), { channels: 3, range: [0, 1] }),
+    /could not decode png/,
+  );
 });
 
 test('bilinear resize with half-pixel centres', () => {
@@ -94,7 +101,10 @@ test('npy: float32 round trip and a hand-built header', () => {
   assert.deepEqual(readNpy(f8), { data: Float32Array.from([0.5, -1, 2]), shape: [3] });
   const bad = Buffer.from(f8);
   bad.write("'<i4'", 10 + header.indexOf("'<f8'"), 'latin1');
-  assert.throws(() => readNpy(bad, 'x.npy'), (e: unknown) => e instanceof InputError && e.input === 'x.npy');
+  assert.throws(
+    () => readNpy(bad, 'x.npy'),
+    (e: unknown) => e instanceof InputError && e.input === 'x.npy',
+  );
   assert.throws(() => writeNpy(data, [4, 2]), /expected 8 values/);
   assert.throws(() => readNpy(Buffer.from('nope nope nope')), /bad magic/);
 });

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FIBER_METRICS, diversity, fiberMetric, nearestNeighbour, rmsDistance } from '../../../engine/metrics/fiber.ts';
 import type { ChwShape } from '../../../engine/metrics/probes.ts';
-import { PROBE_NAMES, probeFiringRates, probeSample, probeTargets, validateProbes } from '../../../engine/metrics/probes.ts';
+import {
+  PROBE_NAMES,
+  probeFiringRates,
+  probeSample,
+  probeTargets,
+  validateProbes,
+} from '../../../engine/metrics/probes.ts';
 import { InputError } from '../../../engine/errors.ts';
 
 test('squared L2, RMS and probability distance', () => {
@@ -17,7 +23,10 @@ test('squared L2, RMS and probability distance', () => {
   assert.ok(Math.abs(FIBER_METRICS.probability_distance(a, b) - expected) < 1e-10);
   assert.ok(FIBER_METRICS.probability_distance([100, 0], [0, 100]) > 199.9); // bounded by 200
   assert.equal(FIBER_METRICS.probability_distance(a, a), 0);
-  assert.throws(() => fiberMetric('cosine', 'extractor.metric'), (e: unknown) => e instanceof InputError && e.input === 'extractor.metric');
+  assert.throws(
+    () => fiberMetric('cosine', 'extractor.metric'),
+    (e: unknown) => e instanceof InputError && e.input === 'extractor.metric',
+  );
 });
 
 test('pixel RMS and diversity as mean pairwise RMS', () => {
@@ -42,7 +51,10 @@ test('nearest-real-neighbour skips the query itself', () => {
 
 /** Image with value 10·c + y·w + x style coordinates, so every transform is checkable by index. */
 function ramp([c, h, w]: ChwShape): Float32Array {
-  return Float32Array.from({ length: c * h * w }, (_, i) => ((i % (h * w)) / (h * w)) - 0.5 + 0.1 * Math.floor(i / (h * w)));
+  return Float32Array.from(
+    { length: c * h * w },
+    (_, i) => (i % (h * w)) / (h * w) - 0.5 + 0.1 * Math.floor(i / (h * w)),
+  );
 }
 const at = (img: Float32Array, [, h, w]: ChwShape, c: number, y: number, x: number) => img[(c * h + y) * w + x]!;
 
@@ -50,7 +62,11 @@ test('probe transforms by index', () => {
   const shape: ChwShape = [3, 8, 8];
   const q = ramp(shape);
   const t = probeTargets(q, shape, [-1, 1]);
-  for (const [y, x] of [[0, 0], [2, 5], [7, 3]] as const) {
+  for (const [y, x] of [
+    [0, 0],
+    [2, 5],
+    [7, 3],
+  ] as const) {
     for (const c of [0, 2]) {
       assert.equal(at(t.get('hflip')!, shape, c, y, x), at(q, shape, c, y, 7 - x));
       assert.equal(at(t.get('vflip')!, shape, c, y, x), at(q, shape, c, 7 - y, x));
@@ -68,7 +84,11 @@ test('probe transforms by index', () => {
   const r2 = probeTargets(r1, shape, [-1, 1], ['rot90']).get('rot90')!;
   assert.deepEqual(r2, t.get('rot180'));
   const flat = new Float32Array(3 * 64).fill(0.3);
-  assert.ok(probeTargets(flat, shape, [-1, 1], ['blur']).get('blur')!.every((v) => Math.abs(v - 0.3) < 1e-6));
+  assert.ok(
+    probeTargets(flat, shape, [-1, 1], ['blur'])
+      .get('blur')!
+      .every((v) => Math.abs(v - 0.3) < 1e-6),
+  );
   // Non-square, gray: rotations and grayscale do not apply.
   const tall = probeTargets(new Float32Array(16 * 8), [1, 16, 8], [0, 1]);
   assert.deepEqual([...tall.keys()].sort(), ['blur', 'hflip', 'invert', 'shift_down', 'shift_right', 'vflip']);
@@ -79,10 +99,18 @@ test('nearest probe, none when the query itself is closer, firing rates', () => 
   const shape: ChwShape = [1, 8, 8];
   const q = ramp(shape);
   const targets = probeTargets(q, shape, [-1, 1]);
-  const mirrored = probeSample(targets.get('hflip')!.map((v) => v + 0.01), q, targets);
+  const mirrored = probeSample(
+    targets.get('hflip')!.map((v) => v + 0.01),
+    q,
+    targets,
+  );
   assert.equal(mirrored.nearest, 'hflip');
   assert.ok(Math.abs(mirrored.distances.get('hflip')! - 0.01) < 1e-6);
-  const same = probeSample(q.map((v) => v + 0.01), q, targets);
+  const same = probeSample(
+    q.map((v) => v + 0.01),
+    q,
+    targets,
+  );
   assert.equal(same.nearest, 'none');
   assert.ok(Math.abs(same.pixelDistance - 0.01) < 1e-6);
   const rates = probeFiringRates(['hflip', 'none', 'hflip', 'vflip'], PROBE_NAMES);
