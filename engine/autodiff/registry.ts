@@ -1,0 +1,108 @@
+import type { OpRule, VjpFunction } from './rule.ts';
+import { abs } from './rules/abs.ts';
+import { add } from './rules/add.ts';
+import { cast } from './rules/cast.ts';
+import { clip } from './rules/clip.ts';
+import { concat } from './rules/concat.ts';
+import { div } from './rules/div.ts';
+import { dropout } from './rules/dropout.ts';
+import { erf } from './rules/erf.ts';
+import { exp } from './rules/exp.ts';
+import { expand } from './rules/expand.ts';
+import { flatten } from './rules/flatten.ts';
+import { gather } from './rules/gather.ts';
+import { gelu } from './rules/gelu.ts';
+import { gemm } from './rules/gemm.ts';
+import { hardSigmoid } from './rules/hard-sigmoid.ts';
+import { hardSwish } from './rules/hard-swish.ts';
+import { identity } from './rules/identity.ts';
+import { leakyRelu } from './rules/leaky-relu.ts';
+import { log } from './rules/log.ts';
+import { matMul } from './rules/mat-mul.ts';
+import { max } from './rules/max.ts';
+import { min } from './rules/min.ts';
+import { mul } from './rules/mul.ts';
+import { neg } from './rules/neg.ts';
+import { pow } from './rules/pow.ts';
+import { reciprocal } from './rules/reciprocal.ts';
+import { relu } from './rules/relu.ts';
+import { reshape } from './rules/reshape.ts';
+import { sigmoid } from './rules/sigmoid.ts';
+import { slice } from './rules/slice.ts';
+import { softplus } from './rules/softplus.ts';
+import { split } from './rules/split.ts';
+import { sqrt } from './rules/sqrt.ts';
+import { squeeze } from './rules/squeeze.ts';
+import { sub } from './rules/sub.ts';
+import { tanh } from './rules/tanh.ts';
+import { tile } from './rules/tile.ts';
+import { transpose } from './rules/transpose.ts';
+import { unsqueeze } from './rules/unsqueeze.ts';
+import { where } from './rules/where.ts';
+
+/**
+ * Every gradient rule, one line each, sorted by op type. Adding a rule: one file under rules/,
+ * one import and one line here, one test row (see RULES.md).
+ */
+export const RULES: readonly OpRule[] = [
+  abs,
+  add,
+  cast,
+  clip,
+  concat,
+  div,
+  dropout,
+  erf,
+  exp,
+  expand,
+  flatten,
+  gather,
+  gelu,
+  gemm,
+  hardSigmoid,
+  hardSwish,
+  identity,
+  leakyRelu,
+  log,
+  matMul,
+  max,
+  min,
+  mul,
+  neg,
+  pow,
+  reciprocal,
+  relu,
+  reshape,
+  sigmoid,
+  slice,
+  softplus,
+  split,
+  sqrt,
+  squeeze,
+  sub,
+  tanh,
+  tile,
+  transpose,
+  unsqueeze,
+  where,
+];
+
+const byOp = new Map<string, OpRule>();
+for (const r of RULES) {
+  if (byOp.has(r.op)) throw new Error(`two gradient rules for ${r.op}`);
+  byOp.set(r.op, r);
+}
+
+/** The rule for an op at an opset: the variant with the highest `since` not above it. */
+export function findRule(op: string, opset: number): { rule: OpRule; vjp: VjpFunction } | undefined {
+  const rule = byOp.get(op);
+  if (!rule) return undefined;
+  let best: { since: number; vjp: VjpFunction } | undefined;
+  for (const v of rule.versions) if (v.since <= opset && (!best || v.since > best.since)) best = v;
+  return best && { rule, vjp: best.vjp };
+}
+
+/** Op types with a gradient rule at this opset, sorted. */
+export function supportedOps(opset: number): string[] {
+  return RULES.filter((r) => findRule(r.op, opset)).map((r) => r.op);
+}

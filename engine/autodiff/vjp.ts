@@ -1,0 +1,284 @@
+import { InputError } from '../errors.ts';
+import { attrFloat, attrInt, attrInts, attrString, attrTensor } from '../onnx/attributes.ts';
+import { GraphBuilder } from '../onnx/builder.ts';
+import { pruneModel } from '../onnx/compose.ts';
+import { DataType, cloneModel, defaultOpset, isFloat, makeTensor, tensorValues } from '../onnx/ir.ts';
+import type { Model, Node, Tensor } from '../onnx/ir.ts';
+import { NO_GRADIENT_OPS } from './nograd.ts';
+import { findRule, supportedOps } from './registry.ts';
+import type { OpRule, RuleContext } from './rule.ts';
+
+/** Static dtype and dims of a tensor (as engine/runtime's resolveShapes returns them). */
+export interface StaticShape {
+  dataType: number;
+  dims: number[];
+}
+
+export interface VjpOptions {
+  /** The output Y whose vector-Jacobian product is taken. */
+  of: string;
+  /** Graph inputs X1..Xn to differentiate with respect to. */
+  wrt: readonly string[];
+  /** Static shapes of tensors (e.g. from resolveShapes); without them rules emit Shape ops where they can. */
+  shapes?: ReadonlyMap<string, StaticShape>;
+}
+
+export const MIN_OPSET = 11;
+export const MAX_OPSET = 21;
+
+/** Name of the cotangent input fed for a forward tensor, and of the gradient output of an input. */
+export const gradName = (name: string): string => `d_${name}`;
+
+const STANDARD_DOMAINS = new Set(['', 'ai.onnx']);
+
+function nodeLabel(n: Node): string {
+  return n.name ? `node '${n.name}'` : `a node producing '${n.outputs[0] ?? '?'}'`;
+}
+
+/**
+ * Reverse-mode transform. Returns a model whose inputs are the original inputs plus `d_<of>`
+ * (the cotangent, shaped like `of`) and whose outputs are `<of>` and `d_<x>` for each x in wrt.
+ * Only nodes between `of` and the wrt inputs are differentiated; weights get no gradient work.
+ */
+export function vjp(model: Model, options: VjpOptions): Model {
+  const opset = defaultOpset(model);
+  if (opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new InputError(
+      'model',
+      `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range`,
+    );
+  }
+  const g = model.graph;
+  const { of, wrt } = options;
+  const initNames = new Set(g.initializers.map((t) => t.name));
+  const graphInputs = g.inputs.filter((v) => !initNames.has(v.name));
+  const produced = new Set(g.nodes.flatMap((n) => n.outputs));
+  if (!produced.has(of) && !graphInputs.some((v) => v.name === of)) {
+    throw new InputError(of, `no such output in the model (outputs: ${g.outputs.map((v) => v.name).join(', ')})`);
+  }
+  if (wrt.length === 0) throw new InputError('wrt', 'name at least one input to differentiate with respect to');
+  for (const x of wrt) {
+    if (!graphInputs.some((v) => v.name === x)) {
+      throw new InputError(
+        x,
+        `not an input of the model (inputs: ${graphInputs.map((v) => v.name).join(', ')}); weights get no gradients`,
+      );
+    }
+  }
+  if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
+
+  const shapes = staticShapes(model, options.shapes);
+  const constants = constantTensors(model);
+
+  // Forward sweep: which tensors depend differentiably on the wrt inputs.
+  const active = new Set<string>(wrt);
+  const activeNodes = new Set<Node>();
+  for (const n of g.nodes) {
+    if (NO_GRADIENT_OPS.has(n.opType) && STANDARD_DOMAINS.has(n.domain)) continue;
+    const rule = STANDARD_DOMAINS.has(n.domain) ? findRule(n.opType, opset) : undefined;
+    const diff = rule?.rule.differentiable ?? 'all';
+    const idx = diff === 'all' ? n.inputs.map((_, i) => i) : diff;
+    if (!idx.some((i) => active.has(n.inputs[i] ?? ''))) continue;
+    activeNodes.add(n);
+    for (const o of n.outputs) {
+      const dt = shapes.get(o)?.dataType;
+      if (o && (dt === undefined || isFloat(dt))) active.add(o);
+    }
+  }
+
+  // Backward sweep: active nodes that `of` depends on.
+  const path: Node[] = [];
+  const needed = new Set<string>([of]);
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (!activeNodes.has(n) || !n.outputs.some((o) => needed.has(o))) continue;
+    path.push(n);
+    for (const input of n.inputs) if (active.has(input)) needed.add(input);
+  }
+  for (const n of path) {
+    if (!STANDARD_DOMAINS.has(n.domain)) {
+      throw new InputError(
+        nodeLabel(n),
+        `op ${n.domain}::${n.opType} is a runtime-specific fused operator; export the model without runtime-specific fusions (standard ONNX ops only)`,
+      );
+    }
+    if (!findRule(n.opType, opset)) {
+      throw new InputError(
+        nodeLabel(n),
+        `no gradient rule for op ${n.opType} at opset ${opset}. Supported ops: ${supportedOps(opset).join(', ')}; ops treated as constants: ${[...NO_GRADIENT_OPS].sort().join(', ')}`,
+      );
+    }
+  }
+
+  const out = cloneModel(model);
+  const b = new GraphBuilder(out.graph, opset);
+  const interfaceNames = [gradName(of), ...wrt.map(gradName)];
+  for (const n of interfaceNames) {
+    if (b.has(n))
+      throw new InputError(n, 'the model already uses this name, which the gradient graph needs for its interface');
+  }
+  b.reserve(...interfaceNames);
+
+  const ofShape = shapes.get(of);
+  const ofDecl = [...g.outputs, ...g.inputs].find((v) => v.name === of);
+  const ofType = ofShape?.dataType ?? ofDecl?.dataType ?? 0;
+  const fallbackType = ofType || (graphInputs.find((v) => v.name === wrt[0])?.dataType ?? DataType.float32);
+
+  const contributions = new Map<string, string[]>();
+  const summed = new Map<string, string>();
+  const gradOf = (name: string): string | undefined => {
+    const done = summed.get(name);
+    if (done) return done;
+    const parts = contributions.get(name);
+    if (!parts || parts.length === 0) return undefined;
+    const total = parts.length === 1 ? parts[0]! : b.op('Sum', parts);
+    summed.set(name, total);
+    return total;
+  };
+  contributions.set(of, [gradName(of)]);
+
+  const dtypeOf = (name: string): number =>
+    shapes.get(name)?.dataType ??
+    [...g.inputs, ...g.outputs, ...g.valueInfo].find((v) => v.name === name)?.dataType ??
+    fallbackType;
+
+  for (const n of path) {
+    const found = findRule(n.opType, opset)!;
+    const dys = n.outputs.map((o) => (o ? gradOf(o) : undefined));
+    if (dys.every((d) => d === undefined)) continue;
+    runRule(found.rule, found.vjp, n, dys);
+  }
+
+  function runRule(rule: OpRule, fn: (ctx: RuleContext) => void, n: Node, dys: (string | undefined)[]): void {
+    const diff = rule.differentiable === 'all' ? n.inputs.map((_, i) => i) : rule.differentiable;
+    const fail = (message: string): never => {
+      throw new InputError(nodeLabel(n), `${n.opType} (opset ${opset}): ${message}`);
+    };
+    const ctx: RuleContext = {
+      node: n,
+      opset,
+      b,
+      input: (i) => n.inputs[i] ?? '',
+      output: (i) => n.outputs[i] ?? '',
+      inputCount: n.inputs.length,
+      outputCount: n.outputs.length,
+      dy: (i = 0) => dys[i],
+      needs: (i) => diff.includes(i) && needed.has(n.inputs[i] ?? '') && active.has(n.inputs[i] ?? ''),
+      setDx: (i, grad) => {
+        const x = n.inputs[i] ?? '';
+        if (!ctx.needs(i)) return;
+        const reduced = rule.broadcasts ? ctx.reduceToShape(grad, x, shapes.get(n.outputs[0] ?? '')?.dims) : grad;
+        const list = contributions.get(x) ?? [];
+        list.push(reduced);
+        contributions.set(x, list);
+      },
+      int: (name, fallback) => attrInt(n, name, fallback),
+      float: (name, fallback) => attrFloat(n, name, fallback),
+      ints: (name) => attrInts(n, name),
+      string: (name, fallback) => attrString(n, name, fallback),
+      shape: (name) => shapes.get(name)?.dims,
+      requireShape: (name) =>
+        shapes.get(name)?.dims ??
+        fail(`needs the static shape of '${name}'; give input shapes (e.g. --shape) so that shapes can be resolved`),
+      rank: (name) => ctx.requireShape(name).length,
+      dtype: dtypeOf,
+      constValues: (name) => {
+        const t = constants.get(name);
+        return t ? tensorValues(t) : undefined;
+      },
+      scalar: (value, like) => b.scalar(value, dtypeOf(like)),
+      shapeOf: (name) => {
+        const dims = shapes.get(name)?.dims;
+        return dims ? b.int64s(dims, 'shape') : b.op('Shape', [name]);
+      },
+      zerosLike: (name) => b.zerosLike(name, dtypeOf(name)),
+      reduceToShape: (grad, like, gradShape) => reduceToShape(b, grad, like, gradShape, shapes.get(like)?.dims, fail),
+      fail,
+    };
+    fn(ctx);
+  }
+
+  const outputs = [
+    ofDecl && g.outputs.some((v) => v.name === of)
+      ? { ...ofDecl }
+      : { name: of, dataType: ofType, shape: ofShape?.dims ?? null },
+  ];
+  for (const x of wrt) {
+    const grad = gradOf(x) ?? b.zerosLike(x, dtypeOf(x));
+    b.op('Identity', [grad], undefined, gradName(x));
+    const decl = graphInputs.find((v) => v.name === x)!;
+    outputs.push({ name: gradName(x), dataType: decl.dataType, shape: decl.shape });
+  }
+  out.graph.inputs.push({ name: gradName(of), dataType: ofType, shape: ofShape?.dims ?? ofDecl?.shape ?? null });
+  out.graph.outputs = outputs;
+  out.graph.valueInfo = [];
+  return pruneModel(out, { keepInputs: true });
+}
+
+/** Sums a broadcast gradient back to a tensor's shape; static axes when shapes are known, else computed in the graph. */
+function reduceToShape(
+  b: GraphBuilder,
+  grad: string,
+  like: string,
+  gradDims: readonly number[] | undefined,
+  likeDims: readonly number[] | undefined,
+  fail: (m: string) => never,
+): string {
+  if (gradDims && likeDims) {
+    if (gradDims.length === likeDims.length && gradDims.every((d, i) => d === likeDims[i])) return grad;
+    const lead = gradDims.length - likeDims.length;
+    const axes: number[] = [];
+    for (let i = 0; i < gradDims.length; i++) {
+      if (i < lead || (likeDims[i - lead] === 1 && gradDims[i] !== 1)) axes.push(i);
+    }
+    const summed = axes.length ? b.reduceSum(grad, axes, true) : grad;
+    return lead > 0 || axes.length === 0 ? b.op('Reshape', [summed, b.int64s(likeDims, 'shape')]) : summed;
+  }
+  if (b.opset < 13)
+    fail(`needs static shapes to undo broadcasting below opset 13; give input shapes so that shapes can be resolved`);
+  const gradShape = b.op('Shape', [grad]);
+  const likeShape = b.op('Shape', [like]);
+  const pad = b.op('Sub', [b.op('Size', [gradShape]), b.op('Size', [likeShape])]);
+  const ones = b.op('ConstantOfShape', [b.unsqueeze(pad, [0])], {
+    value: makeTensor('value', DataType.int64, [1], [1]),
+  });
+  const padded = b.op('Concat', [ones, likeShape], { axis: 0 });
+  const axes = b.op('Reshape', [
+    b.op('NonZero', [b.op('Equal', [padded, b.scalar(1, DataType.int64)])]),
+    b.int64s([-1], 'shape'),
+  ]);
+  const summed = b.op('ReduceSum', [grad, axes], { keepdims: 1, noop_with_empty_axes: 1 });
+  return b.op('Reshape', [summed, likeShape]);
+}
+
+/** Declared static shapes (inputs, outputs, value_info, initializers) under the caller's resolved ones. */
+function staticShapes(model: Model, given: ReadonlyMap<string, StaticShape> | undefined): Map<string, StaticShape> {
+  const out = new Map<string, StaticShape>();
+  const g = model.graph;
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) {
+    if (v.dataType && v.shape && v.shape.every((d) => typeof d === 'number'))
+      out.set(v.name, { dataType: v.dataType, dims: v.shape as number[] });
+  }
+  for (const t of g.initializers) out.set(t.name, { dataType: t.dataType, dims: [...t.dims] });
+  for (const [k, v] of given ?? []) out.set(k, v);
+  return out;
+}
+
+/** Initializers and Constant-node outputs: tensors whose values rules may read (shapes, axes, indices). */
+function constantTensors(model: Model): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const t of model.graph.initializers) out.set(t.name, t);
+  for (const n of model.graph.nodes) {
+    if (n.opType !== 'Constant' || !STANDARD_DOMAINS.has(n.domain)) continue;
+    const name = n.outputs[0] ?? '';
+    const t = attrTensor(n, 'value');
+    if (t) out.set(name, { ...t, name });
+    const ints = attrInts(n, 'value_ints');
+    if (ints) out.set(name, makeTensor(name, DataType.int64, [ints.length], ints));
+    const i = attrInt(n, 'value_int');
+    if (i !== undefined) out.set(name, makeTensor(name, DataType.int64, [], [i]));
+    const f = attrFloat(n, 'value_float');
+    if (f !== undefined) out.set(name, makeTensor(name, DataType.float32, [], [f]));
+  }
+  return out;
+}

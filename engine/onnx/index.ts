@@ -1,0 +1,6 @@
+export * from './ir.ts';
+export * from './attributes.ts';
+export * from './builder.ts';
+export * from './compose.ts';
+export { decodeModel, encodeModel, loadModel, saveModel } from './model.ts';
+export type { DecodeOptions, EncodeOptions } from './model.ts';

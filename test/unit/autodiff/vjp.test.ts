@@ -1,0 +1,151 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { vjp } from '../../../engine/autodiff/vjp.ts';
+import { InputError } from '../../../engine/errors.ts';
+import { DataType, GraphBuilder, makeTensor } from '../../../engine/onnx/index.ts';
+import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
+import { openSession, resolveShapes, tensor } from '../../../engine/runtime/index.ts';
+import { directionalCheck } from './harness.ts';
+
+const F64 = DataType.float64;
+
+function model(opset: number, inputs: ValueInfo[]): { m: Model; b: GraphBuilder } {
+  const m: Model = {
+    irVersion: 8,
+    opsets: { '': opset },
+    producerName: 'test',
+    producerVersion: '',
+    metadata: {},
+    graph: { name: 'g', nodes: [], inputs, outputs: [], initializers: [], valueInfo: [] },
+  };
+  return { m, b: GraphBuilder.forModel(m) };
+}
+
+/** y = reshape(tanh(x·W + x) * x, shape-of-x computed through an integer subgraph), x used three times. */
+function fanOutModel(opset = 17): Model {
+  const { m, b } = model(opset, [
+    { name: 'x', dataType: F64, shape: [2, 3] },
+    { name: 'unused', dataType: F64, shape: [4] },
+  ]);
+  const w = b.constant(F64, [3, 3], [0.5, -0.2, 0.1, 0.3, 0.8, -0.4, 0.2, 0.1, 0.6], 'W');
+  const h = b.op('Add', [b.op('MatMul', ['x', w]), 'x']);
+  const t = b.op('Mul', [b.op('Tanh', [h]), 'x']);
+  const shape = b.op('Shape', ['x']);
+  const flat = b.op('Reshape', [t, b.op('Concat', [b.op('Slice', [shape, b.int64s([0]), b.int64s([1])]), b.int64s([-1])], { axis: 0 })]);
+  b.op('Identity', [flat], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2, 3] });
+  return m;
+}
+
+const x0 = tensor('float64', [2, 3], [0.3, -1.2, 0.7, 1.5, -0.4, 0.9]);
+
+test('the gradient model has the documented interface', () => {
+  const g = vjp(fanOutModel(), { of: 'y', wrt: ['x', 'unused'] });
+  assert.deepEqual(
+    g.graph.inputs.map((v) => v.name),
+    ['x', 'unused', 'd_y'],
+  );
+  assert.deepEqual(
+    g.graph.outputs.map((v) => v.name),
+    ['y', 'd_x', 'd_unused'],
+  );
+  assert.ok(g.graph.nodes.every((n) => n.domain === ''), 'only standard ops are emitted');
+});
+
+test('fan-out is summed and integer shape subgraphs are constants (directional derivative)', async () => {
+  const r = await directionalCheck(fanOutModel(), { of: 'y', wrt: ['x'], feeds: { x: x0, unused: tensor('float64', [4]) } });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
+test('an input that y does not depend on gets a zero gradient of its shape', async () => {
+  const g = vjp(fanOutModel(), { of: 'y', wrt: ['x', 'unused'] });
+  const s = await openSession(g);
+  const out = await s.run({ x: x0, unused: tensor('float64', [4], [1, 2, 3, 4]), d_y: tensor('float64', [2, 3], [1, 1, 1, 1, 1, 1]) });
+  assert.deepEqual([...out['d_unused']!.dims], [4]);
+  assert.deepEqual([...out['d_unused']!.data], [0, 0, 0, 0]);
+  assert.deepEqual([...out['y']!.dims], [2, 3]);
+});
+
+test('weights get no gradient work: no node computes a gradient for an initializer', () => {
+  const g = vjp(fanOutModel(), { of: 'y', wrt: ['x'] });
+  // The only MatMuls are the forward one and the one for d_x (dy · Wᵀ); dW would need a third.
+  assert.equal(g.graph.nodes.filter((n) => n.opType === 'MatMul').length, 2);
+});
+
+test('without static shapes, broadcasting is undone in the graph (opset 13+)', async () => {
+  const { m, b } = model(13, [
+    { name: 'a', dataType: F64, shape: ['n', 3] },
+    { name: 'c', dataType: F64, shape: [3] },
+  ]);
+  b.op('Mul', [b.op('Add', ['a', 'c']), 'c'], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['a', 'c'] });
+  assert.ok(dynamic.graph.nodes.some((n) => n.opType === 'NonZero'), 'dynamic reduction expected');
+  const feeds = { a: tensor('float64', [2, 3], [1, 2, 3, 4, 5, 6]), c: tensor('float64', [3], [0.5, -1, 2]) };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['a', 'c'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
+test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
+  const m = fanOutModel(13);
+  const shapes = await resolveShapes(m, {});
+  const g = vjp(m, { of: 'y', wrt: ['x'], shapes });
+  assert.ok(!g.graph.nodes.some((n) => n.opType === 'NonZero'));
+});
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => err instanceof InputError && pattern.test(err.message));
+}
+
+test('unknown output and input names are refused with the names that exist', () => {
+  refused(() => vjp(fanOutModel(), { of: 'nope', wrt: ['x'] }), /nope.*no such output.*outputs: y/);
+  refused(() => vjp(fanOutModel(), { of: 'y', wrt: ['nope'] }), /nope.*not an input.*inputs: x, unused/);
+  refused(() => vjp(fanOutModel(), { of: 'y', wrt: ['W'] }), /W.*not an input/);
+  refused(() => vjp(fanOutModel(), { of: 'y', wrt: [] }), /at least one input/);
+});
+
+test('an op without a rule is refused naming the node, op and opset and listing supported ops', () => {
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
+  b.add('Sin', ['x'], undefined, { outputs: ['y'], name: 'the_sine' });
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
+  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /node 'the_sine'.*no gradient rule for op Sin at opset 17\. Supported ops: Abs, Add/);
+});
+
+test('an op without a rule outside the path between y and x is fine', () => {
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
+  b.add('Sin', ['x'], undefined, { outputs: ['other'] });
+  b.op('Exp', ['x'], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] }, { name: 'other', dataType: F64, shape: [2] });
+  assert.ok(vjp(m, { of: 'y', wrt: ['x'] }).graph.nodes.every((n) => n.opType !== 'Sin'));
+});
+
+test('runtime-specific fused ops are refused with advice to export without fusions', () => {
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
+  b.add('FastGelu', ['x'], undefined, { outputs: ['y'], domain: 'com.microsoft', name: 'fused' });
+  m.opsets['com.microsoft'] = 1;
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
+  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /com\.microsoft::FastGelu.*export the model without runtime-specific fusions/);
+});
+
+test('opsets outside 11–21 are refused', () => {
+  const { m, b } = model(10, [{ name: 'x', dataType: F64, shape: [2] }]);
+  b.op('Exp', ['x'], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
+  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /opset 10 is outside the supported 11–21/);
+});
+
+test('interface names that the model already uses are refused', () => {
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
+  const e = b.op('Exp', ['x'], undefined, 'd_y');
+  b.op('Neg', [e], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
+  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /d_y.*already uses this name/);
+});
+
+test('a constant training_mode=false Dropout is differentiable, a random one is refused', () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: DataType.float32, shape: [2] }]);
+  const mode = b.initializer(makeTensor('mode', DataType.bool, [], [1]));
+  b.add('Dropout', ['x', '', mode], undefined, { outputs: ['y'], name: 'drop' });
+  m.graph.outputs.push({ name: 'y', dataType: DataType.float32, shape: [2] });
+  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /node 'drop'.*training_mode/);
+});
