@@ -1,0 +1,77 @@
+import type { ObjectStore } from '../store/objects.ts';
+import { runLayout } from '../store/layout.ts';
+import { createRun } from './run.ts';
+import type { NewRun } from './run.ts';
+import { parseRunConfig, sampleShard } from './sampling.ts';
+import type { PairLoader, ShardResult } from './sampling.ts';
+import { summarizeRun } from './summary.ts';
+import type { SummaryResult } from './summary.ts';
+
+export interface LocalProgress {
+  imagesDone: number;
+  imagesTotal: number;
+  shardsDone: number;
+  shardsTotal: number;
+}
+
+export interface LocalEngineOptions {
+  store: ObjectStore;
+  loadPair: PairLoader;
+  /** Shards sampled at once; 1 on a CPU (ONNX Runtime already uses every core for one batch). */
+  concurrency?: number;
+  onProgress?: (p: LocalProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface LocalAuditResult extends SummaryResult {
+  runId: string;
+  shards: ShardResult[];
+}
+
+/**
+ * The embedded default: the same activities as the Temporal pipeline (create run → sample shards →
+ * summarize), run in this process with a bounded pool, so one machine needs no services at all.
+ * `resume` continues an existing run: finished shards and batches are not sampled again.
+ */
+export async function runLocalAudit(spec: NewRun | { resume: string }, opts: LocalEngineOptions): Promise<LocalAuditResult> {
+  const { store } = opts;
+  const config =
+    'resume' in spec
+      ? parseRunConfig(await store.get(runLayout(spec.resume).manifest), runLayout(spec.resume).manifest)
+      : await createRun(store, spec);
+  const layout = runLayout(config.runId);
+  const progress: LocalProgress = { imagesDone: 0, imagesTotal: config.imageCount, shardsDone: 0, shardsTotal: config.shards.length };
+  const report = () => opts.onProgress?.({ ...progress });
+  report();
+  const queue = [...config.shards];
+  const results: ShardResult[] = [];
+  const worker = async () => {
+    for (let s = queue.shift(); s; s = queue.shift()) {
+      const shard = s;
+      const tableKey = layout.shardTable(shard.shard);
+      if (await store.exists(tableKey)) {
+        progress.imagesDone += shard.end - shard.start;
+      } else {
+        let counted = 0;
+        const result = await sampleShard(
+          { store, loadPair: opts.loadPair },
+          { runId: config.runId, ...shard },
+          {
+            progress: (_next, done) => {
+              progress.imagesDone += done.images - counted;
+              counted = done.images;
+              report();
+            },
+            ...(opts.signal ? { signal: opts.signal } : {}),
+          },
+        );
+        results.push(result);
+      }
+      progress.shardsDone += 1;
+      report();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
+  const summary = await summarizeRun(store, config.runId);
+  return { runId: config.runId, shards: results, ...summary };
+}

@@ -1,0 +1,382 @@
+import { InputError } from '../engine/errors.ts';
+import { sampleFiber } from '../engine/guidance/sampler.ts';
+import type { FiberQuery, FiberSamples } from '../engine/guidance/sampler.ts';
+import type { FiberObjective } from '../engine/guidance/objective.ts';
+import { sizeOf } from '../engine/guidance/objective.ts';
+import type { SamplerOptions } from '../engine/guidance/options.ts';
+import { fiberMetric, diversity } from '../engine/metrics/fiber.ts';
+import type { FiberMetricName } from '../engine/metrics/fiber.ts';
+import { probeSample, probeTargets, validateProbes } from '../engine/metrics/probes.ts';
+import type { ChwShape } from '../engine/metrics/probes.ts';
+import { readDatasetEntry } from '../store/dataset.ts';
+import type { DatasetEntry } from '../store/dataset.ts';
+import { decodeImage, encodePng } from '../store/images.ts';
+import { readNpy, writeNpy } from '../store/npy.ts';
+import type { ObjectStore } from '../store/objects.ts';
+import { runLayout } from '../store/layout.ts';
+import { imageRowsToIpc } from '../store/image-tables.ts';
+import type { ImageRow } from '../store/image-tables.ts';
+import { readSampleRows, sampleRowsToIpc } from '../store/tables.ts';
+import type { SampleRow } from '../store/tables.ts';
+
+/** A slice of the run's image list, by index: workflow payloads carry these, never the images. */
+export interface ShardSpec {
+  shard: string;
+  start: number;
+  end: number;
+}
+
+/** Everything a run needs, written once as `manifest.json` before any sampling starts. */
+export interface RunConfig {
+  runId: string;
+  createdAt: string;
+  codeVersion: string;
+  schemaVersion: number;
+  dataset: string;
+  prior: BundleRef;
+  extractor: BundleRef;
+  samplesPerImage: number;
+  /** The resolved sampler options; the seed as a decimal string. */
+  sampler: Omit<SamplerOptions, 'seed'> & { seed: string };
+  preset: string | null;
+  probes: string[];
+  /** Query images sampled together in one batch (each with all its samples). */
+  batchImages: number;
+  /** Resize queries of another size to the prior's (only when the user or the bundle asks). */
+  resizeQueries: boolean;
+  provider: string;
+  imageCount: number;
+  shards: ShardSpec[];
+}
+
+export interface BundleRef {
+  path: string;
+  id: string;
+  /** SHA-256 of every ONNX file of the bundle, by file name. */
+  fingerprints: Record<string, string>;
+}
+
+/** A (prior, extractor) pair ready to sample, loaded once per worker process and reused. */
+export interface LoadedPair {
+  objective: FiberObjective;
+  metric: FiberMetricName;
+}
+
+export type PairLoader = (config: RunConfig) => Promise<LoadedPair>;
+
+export interface SamplingDeps {
+  store: ObjectStore;
+  loadPair: PairLoader;
+}
+
+export interface ShardInput extends ShardSpec {
+  runId: string;
+}
+
+export interface ShardResult {
+  shard: string;
+  images: number;
+  okRows: number;
+  errorRows: number;
+  tableKey: string;
+  seconds: number;
+}
+
+export interface ShardHooks {
+  /** Called after each batch with the index of the next image to sample (the heartbeat). */
+  progress?: (nextImage: number, done: { images: number; samples: number }) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export function parseRunConfig(bytes: Uint8Array, input: string): RunConfig {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as RunConfig;
+  } catch (err) {
+    throw new InputError(input, 'expected a run manifest (JSON)', { cause: err });
+  }
+}
+
+export function samplerOptionsOf(config: RunConfig): SamplerOptions {
+  return { ...config.sampler, seed: BigInt(config.sampler.seed) };
+}
+
+interface BatchPart {
+  images: ImageRow[];
+  /** φ(query) per ok image, for the nearest-neighbour baseline. */
+  featureIds: string[];
+}
+
+const json = (v: unknown) => JSON.stringify(v);
+const mean = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Samples one shard of a run: for each batch of images, read + decode the queries, run the guided
+ * sampler, compute metrics and probes, write PNGs and a part table. A batch whose part already
+ * exists is skipped, so a retried shard resumes where the last attempt stopped and writes every
+ * object under the same key again (no duplicates, nothing missing). An unreadable image or a
+ * non-finite sample becomes an error row; the shard goes on.
+ */
+export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: ShardHooks = {}): Promise<ShardResult> {
+  const started = performance.now();
+  const { store } = deps;
+  const layout = runLayout(input.runId);
+  const config = parseRunConfig(await store.get(layout.manifest), layout.manifest);
+  const entries = JSON.parse(new TextDecoder().decode(await store.get(layout.images))) as DatasetEntry[];
+  if (input.start < 0 || input.end > entries.length || input.start > input.end) {
+    throw new InputError('shard', `range ${input.start}..${input.end} outside the run's ${entries.length} images`);
+  }
+  const tableKey = layout.shardTable(input.shard);
+  const pair = await deps.loadPair(config);
+  const options = samplerOptionsOf(config);
+  const probes = validateProbes(config.probes);
+  const K = config.samplesPerImage;
+  const batchImages = Math.max(1, config.batchImages);
+
+  for (let first = input.start; first < input.end; first += batchImages) {
+    if (hooks.signal?.aborted) throw hooks.signal.reason;
+    const last = Math.min(first + batchImages, input.end);
+    const partKey = layout.shardPart(input.shard, first);
+    if (!(await store.exists(partKey + '.json'))) {
+      await sampleBatch(deps, config, pair, options, probes, entries.slice(first, last), K, partKey, hooks.signal);
+    }
+    await hooks.progress?.(last, { images: last - input.start, samples: (last - input.start) * K });
+  }
+
+  // Gather the parts into the shard's tables; parts stay until then, so a crash here is resumable too.
+  const partKeys = (await store.list(layout.shardParts(input.shard))).filter((k) => k.endsWith('.json'));
+  const sampleRows: SampleRow[] = [];
+  const imageRows: ImageRow[] = [];
+  const featureIds: string[] = [];
+  const featureChunks: Float32Array[] = [];
+  let featureDim = 0;
+  for (const key of partKeys) {
+    const base = key.slice(0, -'.json'.length);
+    const part = JSON.parse(new TextDecoder().decode(await store.get(key))) as BatchPart;
+    imageRows.push(...part.images);
+    sampleRows.push(...readSampleRows(await store.get(base + '.arrow'), base + '.arrow'));
+    if (part.featureIds.length > 0) {
+      const f = readNpy(await store.get(base + '.npy'), base + '.npy');
+      featureDim = f.shape[1] ?? 0;
+      featureIds.push(...part.featureIds);
+      featureChunks.push(f.data);
+    }
+  }
+  const features = new Float32Array(featureIds.length * featureDim);
+  let offset = 0;
+  for (const c of featureChunks) {
+    features.set(c, offset);
+    offset += c.length;
+  }
+  await store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.images.arrow'), imageRowsToIpc(imageRows));
+  await store.put(
+    layout.shardTable(input.shard).replace(/\.arrow$/, '.features.npy'),
+    writeNpy(features, [featureIds.length, featureDim]),
+  );
+  await store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.json'), json(featureIds));
+  await store.put(tableKey, sampleRowsToIpc(sampleRows, probes));
+  for (const key of partKeys) {
+    const base = key.slice(0, -'.json'.length);
+    await Promise.all([store.delete(base + '.arrow'), store.delete(base + '.npy'), store.delete(key)]);
+  }
+  const okRows = sampleRows.filter((r) => r.status === 'ok').length;
+  return {
+    shard: input.shard,
+    images: input.end - input.start,
+    okRows,
+    errorRows: sampleRows.length - okRows,
+    tableKey,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+async function sampleBatch(
+  deps: SamplingDeps,
+  config: RunConfig,
+  pair: LoadedPair,
+  options: SamplerOptions,
+  probes: ReturnType<typeof validateProbes>,
+  entries: DatasetEntry[],
+  K: number,
+  partKey: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { store } = deps;
+  const layout = runLayout(config.runId);
+  const { objective } = pair;
+  const shape = objective.prior.imageShape as unknown as ChwShape;
+  const range = objective.prior.imageRange;
+  const [channels, height, width] = shape;
+  const started = performance.now();
+
+  const queries: FiberQuery[] = [];
+  const failed = new Map<string, string>();
+  for (const entry of entries) {
+    try {
+      const bytes = await readDatasetEntry(config.dataset, entry);
+      let image: Float32Array;
+      if (entry.key.toLowerCase().endsWith('.npy')) {
+        const arr = readNpy(bytes, `image ${entry.imageId}`);
+        if (arr.data.length !== sizeOf(shape)) {
+          throw new InputError(`image ${entry.imageId}`, `expected a float32 .npy of shape ${shape.join('×')}, got ${arr.shape.join('×')}`);
+        }
+        image = arr.data;
+      } else {
+        if (channels !== 1 && channels !== 3) throw new InputError('prior.image.channels', `PNG/JPEG queries need 1 or 3 channels, the prior has ${channels}`);
+        image = decodeImage(bytes, { channels, range, height, width, resize: config.resizeQueries }, `image ${entry.imageId}`).data;
+      }
+      if (!image.every(Number.isFinite)) throw new InputError(`image ${entry.imageId}`, 'contains NaN or infinite values');
+      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      failed.set(entry.imageId, errorText(err));
+    }
+  }
+
+  let result: FiberSamples | null = null;
+  if (queries.length > 0) result = await sampleFiber(objective, queries, options, signal ? { signal } : {});
+  const seconds = (performance.now() - started) / 1000;
+  const perSample = result ? seconds / result.items.length : 0;
+  const metricOf = fiberMetric(pair.metric);
+  const size = sizeOf(shape);
+  const featureDim = objective.featureDim;
+
+  const sampleRows: SampleRow[] = [];
+  const imageRows: ImageRow[] = [];
+  const base = {
+    run_id: config.runId,
+    seed: config.sampler.seed,
+    variant: options.variant,
+    prior_id: config.prior.id,
+    extractor_id: config.extractor.id,
+    fiber_metric_name: pair.metric,
+  };
+  const errorRow = (imageId: string, k: number, error: string): SampleRow => ({
+    ...base,
+    image_id: imageId,
+    sample_index: k,
+    status: 'error',
+    error,
+    cost: null,
+    fiber_metric: null,
+    pixel_distance: null,
+    probes: {},
+    nearest_probe: null,
+    steps: null,
+    inner_steps: null,
+    nfe_denoiser: null,
+    nfe_extractor: null,
+    seconds: null,
+    image_key: null,
+  });
+  for (const [imageId, error] of failed) {
+    for (let k = 0; k < K; k++) sampleRows.push(errorRow(imageId, k, error));
+    imageRows.push({
+      run_id: config.runId,
+      image_id: imageId,
+      status: 'error',
+      error,
+      samples: K,
+      samples_ok: 0,
+      diversity: null,
+      cost_mean: null,
+      fiber_metric_mean: null,
+      fiber_metric_name: pair.metric,
+      pixel_distance_mean: null,
+      top_probe: null,
+      top_probe_rate: null,
+      nn_baseline: null,
+      nn_image_id: null,
+      query_key: null,
+    });
+  }
+
+  const featureIds: string[] = [];
+  const queryFeatures = new Float32Array(queries.length * featureDim);
+  if (result) {
+    const r = result;
+    for (const [q, query] of queries.entries()) {
+      const queryKey = layout.queryImage(query.imageId);
+      await store.put(queryKey, encodePng(query.image, shape, range), 'image/png');
+      const targets = probeTargets(query.image, shape, range, probes);
+      const rows = r.items.map((it, b) => ({ it, b })).filter(({ it }) => it.query === q);
+      const okSamples: Float32Array[] = [];
+      const nearest: string[] = [];
+      const costs: number[] = [];
+      const metrics: number[] = [];
+      const pixels: number[] = [];
+      for (const { it, b } of rows) {
+        if (featureIds.length === q) {
+          featureIds.push(query.imageId);
+          queryFeatures.set(r.queryFeatures.subarray(b * featureDim, (b + 1) * featureDim), q * featureDim);
+        }
+        const sample = r.samples.subarray(b * size, (b + 1) * size);
+        const feats = r.features.subarray(b * featureDim, (b + 1) * featureDim);
+        const qf = r.queryFeatures.subarray(b * featureDim, (b + 1) * featureDim);
+        const cost = r.cost[b]!;
+        if (!sample.every(Number.isFinite) || !feats.every(Number.isFinite) || !Number.isFinite(cost)) {
+          sampleRows.push(errorRow(it.imageId, it.sampleIndex, 'the sample contains NaN or infinite values'));
+          continue;
+        }
+        const key = layout.sampleImage(it.imageId, it.sampleIndex);
+        await store.put(key, encodePng(sample, shape, range), 'image/png');
+        const probe = probeSample(sample, query.image, targets);
+        const metric = metricOf(qf, feats);
+        okSamples.push(sample);
+        nearest.push(probe.nearest);
+        costs.push(cost);
+        metrics.push(metric);
+        pixels.push(probe.pixelDistance);
+        sampleRows.push({
+          ...base,
+          image_id: it.imageId,
+          sample_index: it.sampleIndex,
+          status: 'ok',
+          error: null,
+          cost,
+          fiber_metric: metric,
+          pixel_distance: probe.pixelDistance,
+          probes: Object.fromEntries(probe.distances),
+          nearest_probe: probe.nearest,
+          steps: r.method.steps,
+          inner_steps: r.method.innerSteps,
+          nfe_denoiser: r.nfe.denoiserForward + r.nfe.denoiserBackward,
+          nfe_extractor: r.nfe.extractorForward + r.nfe.extractorBackward,
+          seconds: perSample,
+          image_key: key,
+        });
+      }
+      const counts = new Map<string, number>();
+      for (const n of nearest) counts.set(n, (counts.get(n) ?? 0) + 1);
+      const top = [...counts].sort((a, b) => b[1] - a[1])[0];
+      const stacked = new Float32Array(okSamples.length * size);
+      okSamples.forEach((s, i) => stacked.set(s, i * size));
+      imageRows.push({
+        run_id: config.runId,
+        image_id: query.imageId,
+        status: okSamples.length > 0 ? 'ok' : 'error',
+        error: okSamples.length > 0 ? null : 'every sample was NaN or infinite',
+        samples: rows.length,
+        samples_ok: okSamples.length,
+        diversity: okSamples.length >= 2 ? diversity(stacked, okSamples.length) : null,
+        cost_mean: mean(costs),
+        fiber_metric_mean: mean(metrics),
+        fiber_metric_name: pair.metric,
+        pixel_distance_mean: mean(pixels),
+        top_probe: top ? top[0] : null,
+        top_probe_rate: top ? top[1] / okSamples.length : null,
+        nn_baseline: null,
+        nn_image_id: null,
+        query_key: queryKey,
+      });
+    }
+  }
+
+  // The .json is written last: its presence marks the batch as done.
+  await store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes));
+  await store.put(partKey + '.npy', writeNpy(queryFeatures.subarray(0, featureIds.length * featureDim), [featureIds.length, featureDim]));
+  await store.put(partKey + '.json', json({ images: imageRows, featureIds } satisfies BatchPart));
+}

@@ -1,0 +1,166 @@
+import { FIBER_METRICS } from '../engine/metrics/fiber.ts';
+import { readImageRows, imageRowsToIpc } from '../store/image-tables.ts';
+import type { ImageRow } from '../store/image-tables.ts';
+import { runLayout } from '../store/layout.ts';
+import { readNpy } from '../store/npy.ts';
+import type { ObjectStore } from '../store/objects.ts';
+import { readSampleRows } from '../store/tables.ts';
+import type { SampleRow } from '../store/tables.ts';
+import { renderReport } from '../report/html.ts';
+import { parseRunConfig } from './sampling.ts';
+import type { RunConfig } from './sampling.ts';
+
+export interface Quantiles {
+  count: number;
+  min: number | null;
+  p25: number | null;
+  median: number | null;
+  p75: number | null;
+  max: number | null;
+  mean: number | null;
+}
+
+export interface ProbeRate {
+  probe: string;
+  /** Fraction of ok samples whose nearest probe is this one. */
+  sampleRate: number;
+  /** Fraction of ok images with at least one sample nearest to this probe. */
+  imageRate: number;
+}
+
+/** Run-level summary (`summary.json`): what dashboards, the report and the CI gate read. */
+export interface RunSummary {
+  runId: string;
+  prior: string;
+  extractor: string;
+  variant: string;
+  fiberMetricName: string;
+  images: { total: number; ok: number; error: number };
+  samples: { total: number; ok: number; error: number };
+  /** The invariance profile, strongest first; `none` means the sample is nearest the query itself. */
+  probes: ProbeRate[];
+  fiberMetric: Quantiles;
+  cost: Quantiles;
+  pixelDistance: Quantiles;
+  diversity: Quantiles;
+  nnBaseline: Quantiles;
+  /** Median over images of fiber_metric_mean / nn_baseline (below 1: samples closer than any real image). */
+  fiberToNeighbourRatio: number | null;
+  seconds: { perSampleMedian: number | null };
+}
+
+export function quantiles(values: readonly (number | null)[]): Quantiles {
+  const xs = values.filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
+  const at = (q: number) => (xs.length === 0 ? null : xs[Math.min(xs.length - 1, Math.floor(q * (xs.length - 1) + 0.5))]!);
+  return {
+    count: xs.length,
+    min: xs[0] ?? null,
+    p25: at(0.25),
+    median: at(0.5),
+    p75: at(0.75),
+    max: xs.at(-1) ?? null,
+    mean: xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length,
+  };
+}
+
+/** Per probe: how often it is the nearest transform, over samples and over images. */
+export function invarianceProfile(samples: readonly SampleRow[], probeNames: readonly string[]): ProbeRate[] {
+  const ok = samples.filter((r) => r.status === 'ok' && r.nearest_probe !== null);
+  const images = new Map<string, Set<string>>();
+  for (const r of ok) {
+    const set = images.get(r.image_id) ?? new Set<string>();
+    set.add(r.nearest_probe!);
+    images.set(r.image_id, set);
+  }
+  return [...probeNames, 'none']
+    .map((probe) => ({
+      probe,
+      sampleRate: ok.length === 0 ? 0 : ok.filter((r) => r.nearest_probe === probe).length / ok.length,
+      imageRate: images.size === 0 ? 0 : [...images.values()].filter((s) => s.has(probe)).length / images.size,
+    }))
+    .sort((a, b) => b.sampleRate - a.sampleRate || a.probe.localeCompare(b.probe));
+}
+
+/** Squared-L2 nearest neighbour of each image among the OTHER images of the run, under φ (METHOD §2). */
+export function nearestNeighbours(ids: readonly string[], features: Float32Array, dim: number): Map<string, { id: string; d: number }> {
+  const out = new Map<string, { id: string; d: number }>();
+  for (let i = 0; i < ids.length; i++) {
+    const a = features.subarray(i * dim, (i + 1) * dim);
+    let best: { id: string; d: number } | null = null;
+    for (let j = 0; j < ids.length; j++) {
+      if (j === i) continue;
+      const d = FIBER_METRICS.squared_l2(a, features.subarray(j * dim, (j + 1) * dim));
+      if (best === null || d < best.d) best = { id: ids[j]!, d };
+    }
+    if (best) out.set(ids[i]!, best);
+  }
+  return out;
+}
+
+export interface SummaryResult {
+  summaryKey: string;
+  reportKey: string;
+  summary: RunSummary;
+}
+
+/**
+ * Gathers a finished run's shard tables into `summary.arrow` (per image, with the nearest-real-
+ * neighbour baseline), `summary.json` (per run) and `report.html`.
+ */
+export async function summarizeRun(store: ObjectStore, runId: string): Promise<SummaryResult> {
+  const layout = runLayout(runId);
+  const config: RunConfig = parseRunConfig(await store.get(layout.manifest), layout.manifest);
+  const samples: SampleRow[] = [];
+  const images: ImageRow[] = [];
+  const ids: string[] = [];
+  const chunks: Float32Array[] = [];
+  let dim = 0;
+  for (const { shard } of config.shards) {
+    const table = layout.shardTable(shard);
+    samples.push(...readSampleRows(await store.get(table), table));
+    images.push(...readImageRows(await store.get(table.replace(/\.arrow$/, '.images.arrow'))));
+    const f = readNpy(await store.get(table.replace(/\.arrow$/, '.features.npy')));
+    const fIds = JSON.parse(new TextDecoder().decode(await store.get(table.replace(/\.arrow$/, '.features.json')))) as string[];
+    if (fIds.length > 0) {
+      dim = f.shape[1] ?? dim;
+      ids.push(...fIds);
+      chunks.push(f.data);
+    }
+  }
+  const features = new Float32Array(ids.length * dim);
+  chunks.reduce((offset, c) => (features.set(c, offset), offset + c.length), 0);
+  const nn = nearestNeighbours(ids, features, dim);
+  for (const row of images) {
+    const hit = nn.get(row.image_id);
+    row.nn_baseline = hit ? hit.d : null;
+    row.nn_image_id = hit ? hit.id : null;
+  }
+  images.sort((a, b) => (a.image_id < b.image_id ? -1 : a.image_id > b.image_id ? 1 : 0));
+
+  const okImages = images.filter((r) => r.status === 'ok');
+  const okSamples = samples.filter((r) => r.status === 'ok');
+  const ratios = okImages
+    .filter((r) => r.fiber_metric_mean !== null && r.nn_baseline !== null && r.nn_baseline > 0)
+    .map((r) => r.fiber_metric_mean! / r.nn_baseline!);
+  const summary: RunSummary = {
+    runId,
+    prior: config.prior.id,
+    extractor: config.extractor.id,
+    variant: config.sampler.variant,
+    fiberMetricName: images[0]?.fiber_metric_name ?? 'squared_l2',
+    images: { total: images.length, ok: okImages.length, error: images.length - okImages.length },
+    samples: { total: samples.length, ok: okSamples.length, error: samples.length - okSamples.length },
+    probes: invarianceProfile(samples, config.probes),
+    fiberMetric: quantiles(okSamples.map((r) => r.fiber_metric)),
+    cost: quantiles(okSamples.map((r) => r.cost)),
+    pixelDistance: quantiles(okSamples.map((r) => r.pixel_distance)),
+    diversity: quantiles(okImages.map((r) => r.diversity)),
+    nnBaseline: quantiles(okImages.map((r) => r.nn_baseline)),
+    fiberToNeighbourRatio: quantiles(ratios).median,
+    seconds: { perSampleMedian: quantiles(okSamples.map((r) => r.seconds)).median },
+  };
+  await store.put(layout.summary, imageRowsToIpc(images));
+  await store.put(layout.summaryJson, JSON.stringify(summary, null, 2), 'application/json');
+  await store.put(layout.report, renderReport({ config, summary, images, samples }), 'text/html');
+  return { summaryKey: layout.summary, reportKey: layout.report, summary };
+}

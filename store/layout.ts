@@ -1,0 +1,26 @@
+import { sanitizeKeyPart } from './objects.ts';
+
+/**
+ * The run folder (DESIGN.md "Storage layout"): every key is derived from ids only, so a retried
+ * write overwrites the same object instead of adding a second one.
+ */
+export const runLayout = (runId: string) => {
+  const base = `runs/${sanitizeKeyPart(runId)}`;
+  return {
+    base,
+    manifest: `${base}/manifest.json`,
+    /** The image list of the run, so workflow payloads carry keys, not lists. */
+    images: `${base}/images.json`,
+    shardTable: (shard: string) => `${base}/shards/${sanitizeKeyPart(shard)}.arrow`,
+    /** Rows of a shard's finished batches, kept until the shard table is written, so a retry resumes. */
+    shardPart: (shard: string, firstImage: number) =>
+      `${base}/parts/${sanitizeKeyPart(shard)}/${String(firstImage).padStart(8, '0')}.arrow`,
+    shardParts: (shard: string) => `${base}/parts/${sanitizeKeyPart(shard)}/`,
+    queryImage: (imageId: string) => `${base}/images/${sanitizeKeyPart(imageId)}/query.png`,
+    sampleImage: (imageId: string, k: number) => `${base}/images/${sanitizeKeyPart(imageId)}/${k}.png`,
+    summary: `${base}/summary.arrow`,
+    summaryJson: `${base}/summary.json`,
+    report: `${base}/report.html`,
+  };
+};
+export type RunLayout = ReturnType<typeof runLayout>;
