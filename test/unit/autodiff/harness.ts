@@ -181,7 +181,14 @@ export interface DirectionalCheck {
  */
 export async function directionalCheck(
   model: Model,
-  options: { of: string; wrt: string[]; feeds: Record<string, HostTensor>; step?: number; seed?: string; gradientModel?: Model },
+  options: {
+    of: string;
+    wrt: string[];
+    feeds: Record<string, HostTensor>;
+    step?: number;
+    seed?: string;
+    gradientModel?: Model;
+  },
 ): Promise<DirectionalCheck> {
   const random = rng(options.seed ?? 'directional');
   const shapes = await resolveShapes(

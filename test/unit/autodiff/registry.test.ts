@@ -15,7 +15,9 @@ async function exportedRules(): Promise<Map<string, OpRule[]>> {
     const mod = (await import(new URL(file, rulesDir).href)) as Record<string, unknown>;
     out.set(
       file,
-      Object.values(mod).filter((v): v is OpRule => typeof v === 'object' && v !== null && 'op' in v && 'versions' in v),
+      Object.values(mod).filter(
+        (v): v is OpRule => typeof v === 'object' && v !== null && 'op' in v && 'versions' in v,
+      ),
     );
   }
   return out;
@@ -55,7 +57,10 @@ test('every registered rule has a finite-difference test row at each of its opse
 
 test('the registry is sorted by op type and no op is both differentiable and gradient-free', () => {
   const ops = RULES.map((r) => r.op);
-  assert.deepEqual(ops, [...ops].sort((a, b) => a.localeCompare(b)));
+  assert.deepEqual(
+    ops,
+    [...ops].sort((a, b) => a.localeCompare(b)),
+  );
   for (const op of ops) assert.ok(!NO_GRADIENT_OPS.has(op), `${op} is in both lists`);
 });
 

@@ -31,7 +31,10 @@ function fanOutModel(opset = 17): Model {
   const h = b.op('Add', [b.op('MatMul', ['x', w]), 'x']);
   const t = b.op('Mul', [b.op('Tanh', [h]), 'x']);
   const shape = b.op('Shape', ['x']);
-  const flat = b.op('Reshape', [t, b.op('Concat', [b.op('Slice', [shape, b.int64s([0]), b.int64s([1])]), b.int64s([-1])], { axis: 0 })]);
+  const flat = b.op('Reshape', [
+    t,
+    b.op('Concat', [b.op('Slice', [shape, b.int64s([0]), b.int64s([1])]), b.int64s([-1])], { axis: 0 }),
+  ]);
   b.op('Identity', [flat], undefined, 'y');
   m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2, 3] });
   return m;
@@ -49,18 +52,29 @@ test('the gradient model has the documented interface', () => {
     g.graph.outputs.map((v) => v.name),
     ['y', 'd_x', 'd_unused'],
   );
-  assert.ok(g.graph.nodes.every((n) => n.domain === ''), 'only standard ops are emitted');
+  assert.ok(
+    g.graph.nodes.every((n) => n.domain === ''),
+    'only standard ops are emitted',
+  );
 });
 
 test('fan-out is summed and integer shape subgraphs are constants (directional derivative)', async () => {
-  const r = await directionalCheck(fanOutModel(), { of: 'y', wrt: ['x'], feeds: { x: x0, unused: tensor('float64', [4]) } });
+  const r = await directionalCheck(fanOutModel(), {
+    of: 'y',
+    wrt: ['x'],
+    feeds: { x: x0, unused: tensor('float64', [4]) },
+  });
   assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
 });
 
 test('an input that y does not depend on gets a zero gradient of its shape', async () => {
   const g = vjp(fanOutModel(), { of: 'y', wrt: ['x', 'unused'] });
   const s = await openSession(g);
-  const out = await s.run({ x: x0, unused: tensor('float64', [4], [1, 2, 3, 4]), d_y: tensor('float64', [2, 3], [1, 1, 1, 1, 1, 1]) });
+  const out = await s.run({
+    x: x0,
+    unused: tensor('float64', [4], [1, 2, 3, 4]),
+    d_y: tensor('float64', [2, 3], [1, 1, 1, 1, 1, 1]),
+  });
   assert.deepEqual([...out['d_unused']!.dims], [4]);
   assert.deepEqual([...out['d_unused']!.data], [0, 0, 0, 0]);
   assert.deepEqual([...out['y']!.dims], [2, 3]);
@@ -80,7 +94,10 @@ test('without static shapes, broadcasting is undone in the graph (opset 13+)', a
   b.op('Mul', [b.op('Add', ['a', 'c']), 'c'], undefined, 'y');
   m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
   const dynamic = vjp(m, { of: 'y', wrt: ['a', 'c'] });
-  assert.ok(dynamic.graph.nodes.some((n) => n.opType === 'NonZero'), 'dynamic reduction expected');
+  assert.ok(
+    dynamic.graph.nodes.some((n) => n.opType === 'NonZero'),
+    'dynamic reduction expected',
+  );
   const feeds = { a: tensor('float64', [2, 3], [1, 2, 3, 4, 5, 6]), c: tensor('float64', [3], [0.5, -1, 2]) };
   const r = await directionalCheck(m, { of: 'y', wrt: ['a', 'c'], feeds, gradientModel: dynamic });
   assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
@@ -108,7 +125,10 @@ test('an op without a rule is refused naming the node, op and opset and listing 
   const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
   b.add('Sin', ['x'], undefined, { outputs: ['y'], name: 'the_sine' });
   m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
-  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /node 'the_sine'.*no gradient rule for op Sin at opset 17\. Supported ops: Abs, Add/);
+  refused(
+    () => vjp(m, { of: 'y', wrt: ['x'] }),
+    /node 'the_sine'.*no gradient rule for op Sin at opset 17\. Supported ops: Abs, Add/,
+  );
 });
 
 test('an op without a rule outside the path between y and x is fine', () => {
@@ -124,7 +144,10 @@ test('runtime-specific fused ops are refused with advice to export without fusio
   b.add('FastGelu', ['x'], undefined, { outputs: ['y'], domain: 'com.microsoft', name: 'fused' });
   m.opsets['com.microsoft'] = 1;
   m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
-  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /com\.microsoft::FastGelu.*export the model without runtime-specific fusions/);
+  refused(
+    () => vjp(m, { of: 'y', wrt: ['x'] }),
+    /com\.microsoft::FastGelu.*export the model without runtime-specific fusions/,
+  );
 });
 
 test('opsets outside 11–21 are refused', () => {
