@@ -4,6 +4,7 @@
  */
 import { InputError } from '../errors.ts';
 import type { Respacing } from '../priors/schedule.ts';
+import { respace, timestepGrid } from '../priors/schedule.ts';
 import type { GammaAnchor } from './gamma.ts';
 import { validateAnchors } from './gamma.ts';
 import type { PriorInfo } from './objective.ts';
@@ -269,15 +270,19 @@ export function resolveSamplerOptions(input: SamplerOptionsInput = {}, prior?: P
     }
     clip = [c[0], c[1]];
   }
+  const update = validateUpdate(merged.update, prior);
+  const steps = finite('steps', merged.steps, 1, maxSteps, true);
+  if (update.kind === 'ancestral' && prior?.schedule)
+    respace(prior.schedule, timestepGrid(steps, maxSteps), update.respacing);
   return {
-    steps: finite('steps', merged.steps, 1, maxSteps, true),
+    steps,
     innerSteps: finite('innerSteps', merged.innerSteps, 0, 1000, true),
     lr: finite('lr', merged.lr, 0),
     terminalWeight: finite('terminalWeight', merged.terminalWeight, 0),
     gamma: validateAnchors(merged.gamma),
     kappa: finite('kappa', merged.kappa, 0),
     tau,
-    update: validateUpdate(merged.update, prior),
+    update,
     variant,
     output: merged.output,
     clip,

@@ -134,6 +134,13 @@ export function respace(schedule: NoiseSchedule, grid: readonly number[], respac
       );
     }
     const r = schedule.timesteps / n;
+    if (r * schedule.spec.betaEnd >= 1) {
+      const least = Math.floor(schedule.timesteps * schedule.spec.betaEnd) + 1;
+      throw new InputError(
+        'steps',
+        `as-released respacing needs β′ = ${r.toFixed(2)}·${schedule.spec.betaEnd} < 1, i.e. at least ${least} steps; got ${n} (or use exact respacing)`,
+      );
+    }
     beta = linspace(r * schedule.spec.betaStart, r * schedule.spec.betaEnd, n);
   } else if (respacing === 'exact') {
     beta = new Float64Array(n);

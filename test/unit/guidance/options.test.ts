@@ -61,6 +61,7 @@ test('invalid options are InputErrors naming the option', () => {
     [{ preset: 'nope' }, 'preset'],
     [{ steps: 0 }, 'steps'],
     [{ steps: 1001 }, 'steps'],
+    [{ steps: 20 }, 'steps'], // as-released β′ = 50·0.02 reaches 1
     [{ steps: 2.5 }, 'steps'],
     [{ innerSteps: -1 }, 'innerSteps'],
     [{ lr: Number.NaN }, 'lr'],

@@ -24,7 +24,14 @@ const image = (seed: number) => {
   const r = lcg(seed);
   return Float32Array.from({ length: dim }, () => r() * 1.5);
 };
-const small: SamplerOptionsInput = { preset: 'cue-conflict', steps: 20, innerSteps: 3, lr: 0.05, seed: 11n };
+const small: SamplerOptionsInput = {
+  preset: 'cue-conflict',
+  steps: 20,
+  innerSteps: 3,
+  lr: 0.05,
+  seed: 11n,
+  update: { kind: 'ancestral', variance: 'small', respacing: 'exact' },
+};
 
 test('NFE counts as METHOD §4 counts them (DINOv2 preset: 200 steps, N = 5, 40 unguided steps)', async () => {
   const obj = setup();

@@ -1,0 +1,181 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OnnxFiberObjective } from '../../../engine/guidance/compose.ts';
+import type { ExtractorManifest } from '../../../engine/priors/bundle.ts';
+import { gaussianPrior } from '../../../engine/priors/analytic.ts';
+import type { FiberLossName } from '../../../engine/guidance/losses.ts';
+import { sampleFiber } from '../../../engine/guidance/sampler.ts';
+import { resolveSamplerOptions } from '../../../engine/guidance/options.ts';
+import { InputError } from '../../../engine/errors.ts';
+import { DiagonalGaussianObjective, lcg } from '../../helpers/diagonal-gaussian.ts';
+import { linearExtractorModel } from '../../helpers/linear-extractor.ts';
+
+const D = 16;
+const F = 5;
+const shape: [number, number, number] = [1, 4, 4];
+const r = lcg(77);
+const mean = Float64Array.from({ length: D }, () => r());
+const std = Float64Array.from({ length: D }, () => 0.5 + Math.abs(r()));
+const A = Float64Array.from({ length: F * D }, () => r());
+
+function extractor(loss: FiberLossName, preprocess: ExtractorManifest['preprocess'] = []) {
+  const manifest: ExtractorManifest = {
+    version: 1,
+    kind: 'extractor',
+    model: { file: 'linear.onnx' },
+    preprocess,
+    loss,
+    metric: 'squared_l2',
+  };
+  return { manifest, model: linearExtractorModel(A, F, shape) };
+}
+
+async function pair(loss: FiberLossName) {
+  const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), clip: [-1.5, 1.5] });
+  const onnx = await OnnxFiberObjective.create({ manifest: prior.manifest, denoiser: prior.model }, extractor(loss));
+  const ref = new DiagonalGaussianObjective({ mean, std, A, featureDim: F, clip: [-1.5, 1.5], loss });
+  return { onnx, ref };
+}
+
+function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let j = 0; j < a.length; j++) {
+    assert.ok(Math.abs(a[j]! - b[j]!) <= tol * Math.max(1, Math.abs(b[j]!)), `${what}[${j}]: ${a[j]} vs ${b[j]}`);
+  }
+}
+
+const B = 3;
+const x = Float32Array.from({ length: B * D }, () => 2 * r());
+const u = Float32Array.from({ length: B * D }, () => r());
+const y = Float32Array.from({ length: B * F }, () => r());
+
+test('composed graph = hand-derived reference: prediction, features, cost and ∂cost/∂u through denoiser and φ', async () => {
+  for (const loss of ['l2', 'l1', 'cross_entropy'] as const) {
+    const { onnx, ref } = await pair(loss);
+    assert.equal(onnx.featureDim, F);
+    for (const t of [999, 500, 20]) {
+      assertClose((await onnx.predict(x, t, B)).out, (await ref.predict(x, t, B)).out, 1e-4, `${loss} ε t=${t}`);
+      const args = { x, u, gamma: 0.7, t, y, batch: B, weight: 2, tau: 0, epsRef: null };
+      const got = await onnx.costGrad(args);
+      const want = await ref.costGrad(args);
+      assertClose(got.cost, want.cost, 1e-4, `${loss} cost t=${t}`);
+      assertClose(got.x0hat, want.x0hat, 1e-4, `${loss} x̂₀ t=${t}`);
+      assertClose(got.gradU, want.gradU, 2e-4, `${loss} ∂/∂u t=${t}`);
+      const gx = await onnx.costGradX0(
+        got.x0hat.map((v) => v * 1.3),
+        y,
+        B,
+        2,
+      );
+      const wx = await ref.costGradX0(
+        got.x0hat.map((v) => v * 1.3),
+        y,
+        B,
+        2,
+      );
+      assertClose(gx.gradX0, wx.gradX0, 2e-4, `${loss} ∂/∂x̂₀ t=${t}`);
+    }
+    assertClose(await onnx.features(x, B), await ref.features(x, B), 1e-4, `${loss} features (clamped)`);
+  }
+});
+
+test('the τ term: τ|ε(x′) − ε_ref|² and its gradient', async () => {
+  const { onnx, ref } = await pair('l2');
+  const epsRef = Float32Array.from({ length: B * D }, () => r());
+  const args = { x, u, gamma: 1.1, t: 300, y, batch: B, weight: 1, tau: 0.05, epsRef };
+  const got = await onnx.costGrad(args);
+  const want = await ref.costGrad(args);
+  assertClose(got.cost, want.cost, 1e-4, 'cost');
+  assertClose(got.gradU, want.gradU, 2e-4, 'gradient');
+});
+
+test('preprocessing runs as declared ONNX ops (rescale, crop, normalize, repeat, grayscale)', async () => {
+  const prior = gaussianPrior({
+    shape: [3, 6, 6],
+    mean: new Float64Array(108),
+    variances: new Float64Array(108).fill(1),
+  });
+  const steps: ExtractorManifest['preprocess'] = [
+    { op: 'rescale', from: [-1, 1], to: [0, 1] },
+    { op: 'grayscale' },
+    { op: 'center_crop', size: [4, 4] },
+    { op: 'repeat_channels', channels: 2 },
+    { op: 'normalize', mean: [0.5, 0.25], std: [0.5, 2] },
+  ];
+  const Aid = new Float64Array(32 * 32);
+  for (let i = 0; i < 32; i++) Aid[i * 32 + i] = 1;
+  const obj = await OnnxFiberObjective.create(
+    { manifest: prior.manifest, denoiser: prior.model },
+    { manifest: { ...extractor('l2').manifest, preprocess: steps }, model: linearExtractorModel(Aid, 32, [2, 4, 4]) },
+  );
+  const img = Float32Array.from({ length: 108 }, () => r() * 2);
+  const got = await obj.imageFeatures(img, 1);
+  for (const [c, yy, xx] of [
+    [0, 0, 0],
+    [1, 2, 3],
+    [0, 3, 1],
+  ] as const) {
+    const px = (ch: number) => (img[ch * 36 + (yy + 1) * 6 + (xx + 1)]! + 1) / 2;
+    const gray = 0.299 * px(0) + 0.587 * px(1) + 0.114 * px(2);
+    const want = (gray - [0.5, 0.25][c]!) / [0.5, 2][c]!;
+    assert.ok(
+      Math.abs(got[c * 16 + yy * 4 + xx]! - want) < 1e-5,
+      `(${c},${yy},${xx}): ${got[c * 16 + yy * 4 + xx]} vs ${want}`,
+    );
+  }
+});
+
+test('an operator without a gradient rule is refused naming the op; unknown names are InputErrors', async () => {
+  const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s) });
+  const resized = await OnnxFiberObjective.create(
+    { manifest: prior.manifest, denoiser: prior.model },
+    {
+      manifest: { ...extractor('l2').manifest, preprocess: [{ op: 'resize', size: [4, 4], mode: 'bilinear' }] },
+      model: linearExtractorModel(A, F, shape),
+    },
+  );
+  assert.equal((await resized.imageFeatures(x, B)).length, B * F); // the forward runs
+  await assert.rejects(
+    resized.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null }),
+    /Resize/,
+  );
+  await assert.rejects(
+    OnnxFiberObjective.create(
+      {
+        manifest: { ...prior.manifest, denoiser: { ...prior.manifest.denoiser, output: 'noise' } },
+        denoiser: prior.model,
+      },
+      extractor('l2'),
+    ),
+    (e: unknown) => e instanceof InputError && e.input === 'denoiser.output' && /outputs: eps/.test(e.message),
+  );
+});
+
+test('ONNX sampling: same seed bit-identical across runs and batch sizes 1 vs K; matches the TypeScript reference', async () => {
+  const { onnx, ref } = await pair('l2');
+  const opts = resolveSamplerOptions(
+    {
+      preset: 'cue-conflict',
+      steps: 12,
+      innerSteps: 2,
+      lr: 0.05,
+      seed: 99n,
+      update: { kind: 'ancestral', variance: 'small', respacing: 'exact' },
+    },
+    onnx.prior,
+  );
+  const q = { imageId: 'img', image: Float32Array.from({ length: D }, () => r()), sampleIndices: [0, 1, 2, 3] };
+  const batch = await sampleFiber(onnx, [q], opts);
+  const again = await sampleFiber(onnx, [q], opts);
+  assert.deepEqual(again.samples, batch.samples);
+  for (const k of [0, 3]) {
+    const single = await sampleFiber(onnx, [{ ...q, sampleIndices: [k] }], opts);
+    assert.deepEqual(
+      single.samples,
+      batch.samples.subarray(k * D, (k + 1) * D),
+      `sample ${k} alone vs in a batch of 4`,
+    );
+  }
+  const reference = await sampleFiber(ref, [q], opts);
+  assertClose(batch.samples, reference.samples, 2e-3, 'ONNX vs TypeScript samples');
+});
