@@ -1,13 +1,13 @@
 import { InputError } from '../engine/errors.ts';
 import { sampleFiber } from '../engine/guidance/sampler.ts';
-import type { FiberQuery, FiberSamples } from '../engine/guidance/sampler.ts';
-import type { FiberObjective } from '../engine/guidance/objective.ts';
+import type { FiberQuery, SampleFiberHooks } from '../engine/guidance/sampler.ts';
+import type { FiberObjective, PriorInfo } from '../engine/guidance/objective.ts';
 import { sizeOf } from '../engine/guidance/objective.ts';
 import type { SamplerOptions } from '../engine/guidance/options.ts';
 import { fiberMetric, diversity } from '../engine/metrics/fiber.ts';
 import type { FiberMetricName } from '../engine/metrics/fiber.ts';
 import { probeSample, probeTargets, validateProbes } from '../engine/metrics/probes.ts';
-import type { ChwShape } from '../engine/metrics/probes.ts';
+import type { ChwShape, ProbeName } from '../engine/metrics/probes.ts';
 import { readDatasetEntry } from '../store/dataset.ts';
 import type { DatasetEntry } from '../store/dataset.ts';
 import { decodeImage, encodePng } from '../store/images.ts';
@@ -193,69 +193,51 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
   };
 }
 
-async function sampleBatch(
-  deps: SamplingDeps,
-  config: RunConfig,
-  pair: LoadedPair,
-  options: SamplerOptions,
-  probes: ReturnType<typeof validateProbes>,
-  entries: DatasetEntry[],
-  K: number,
-  partKey: string,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const { store } = deps;
-  const layout = runLayout(config.runId);
-  const { objective } = pair;
-  const shape = objective.prior.imageShape as unknown as ChwShape;
-  const range = objective.prior.imageRange;
+/** Decodes one query (PNG/JPEG/.npy) into the prior's image shape and range; bad input is an InputError naming it. */
+export function decodeQuery(bytes: Uint8Array, name: string, key: string, prior: PriorInfo, resize: boolean): Float32Array {
+  const shape = prior.imageShape as unknown as ChwShape;
   const [channels, height, width] = shape;
-  const started = performance.now();
-
-  const queries: FiberQuery[] = [];
-  const failed = new Map<string, string>();
-  for (const entry of entries) {
-    try {
-      const bytes = await readDatasetEntry(config.dataset, entry);
-      let image: Float32Array;
-      if (entry.key.toLowerCase().endsWith('.npy')) {
-        const arr = readNpy(bytes, `image ${entry.imageId}`);
-        if (arr.data.length !== sizeOf(shape)) {
-          throw new InputError(`image ${entry.imageId}`, `expected a float32 .npy of shape ${shape.join('×')}, got ${arr.shape.join('×')}`);
-        }
-        image = arr.data;
-      } else {
-        if (channels !== 1 && channels !== 3) throw new InputError('prior.image.channels', `PNG/JPEG queries need 1 or 3 channels, the prior has ${channels}`);
-        image = decodeImage(bytes, { channels, range, height, width, resize: config.resizeQueries }, `image ${entry.imageId}`).data;
-      }
-      if (!image.every(Number.isFinite)) throw new InputError(`image ${entry.imageId}`, 'contains NaN or infinite values');
-      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
-    } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      failed.set(entry.imageId, errorText(err));
+  let image: Float32Array;
+  if (key.toLowerCase().endsWith('.npy')) {
+    const arr = readNpy(bytes, name);
+    if (arr.data.length !== sizeOf(shape)) {
+      throw new InputError(name, `expected a float32 .npy of shape ${shape.join('×')} (C×H×W in the prior's range), got ${arr.shape.join('×')}`);
     }
+    image = arr.data;
+  } else {
+    if (channels !== 1 && channels !== 3) throw new InputError('prior.image.channels', `PNG/JPEG queries need 1 or 3 channels, the prior has ${channels}`);
+    image = decodeImage(bytes, { channels, range: prior.imageRange, height, width, resize }, name).data;
   }
+  if (!image.every(Number.isFinite)) throw new InputError(name, 'contains NaN or infinite values');
+  return image;
+}
 
-  let result: FiberSamples | null = null;
-  if (queries.length > 0) result = await sampleFiber(objective, queries, options, signal ? { signal } : {});
-  const seconds = (performance.now() - started) / 1000;
-  const perSample = result ? seconds / result.items.length : 0;
-  const metricOf = fiberMetric(pair.metric);
-  const size = sizeOf(shape);
-  const featureDim = objective.featureDim;
+/** One query's fiber, measured: rows without storage keys yet, plus the finite samples to write. */
+export interface MeasuredFiber {
+  query: FiberQuery;
+  rows: SampleRow[];
+  /** Parallel to `rows`: the sample for ok rows, null for error rows. */
+  samples: (Float32Array | null)[];
+  image: ImageRow;
+  queryFeatures: Float32Array;
+}
 
-  const sampleRows: SampleRow[] = [];
-  const imageRows: ImageRow[] = [];
-  const base = {
-    run_id: config.runId,
-    seed: config.sampler.seed,
-    variant: options.variant,
-    prior_id: config.prior.id,
-    extractor_id: config.extractor.id,
-    fiber_metric_name: pair.metric,
-  };
-  const errorRow = (imageId: string, k: number, error: string): SampleRow => ({
-    ...base,
+/** Common columns of a run's rows. */
+export interface RowContext {
+  runId: string;
+  seed: string;
+  priorId: string;
+  extractorId: string;
+}
+
+export function errorSampleRow(ctx: RowContext, variant: string, metric: string, imageId: string, k: number, error: string): SampleRow {
+  return {
+    run_id: ctx.runId,
+    seed: ctx.seed,
+    variant,
+    prior_id: ctx.priorId,
+    extractor_id: ctx.extractorId,
+    fiber_metric_name: metric,
     image_id: imageId,
     sample_index: k,
     status: 'error',
@@ -271,112 +253,178 @@ async function sampleBatch(
     nfe_extractor: null,
     seconds: null,
     image_key: null,
-  });
-  for (const [imageId, error] of failed) {
-    for (let k = 0; k < K; k++) sampleRows.push(errorRow(imageId, k, error));
-    imageRows.push({
-      run_id: config.runId,
-      image_id: imageId,
-      status: 'error',
-      error,
-      samples: K,
-      samples_ok: 0,
-      diversity: null,
-      cost_mean: null,
-      fiber_metric_mean: null,
-      fiber_metric_name: pair.metric,
-      pixel_distance_mean: null,
-      top_probe: null,
-      top_probe_rate: null,
-      nn_baseline: null,
-      nn_image_id: null,
-      query_key: null,
-    });
-  }
+  };
+}
 
-  const featureIds: string[] = [];
-  const queryFeatures = new Float32Array(queries.length * featureDim);
-  if (result) {
-    const r = result;
-    for (const [q, query] of queries.entries()) {
-      const queryKey = layout.queryImage(query.imageId);
-      await store.put(queryKey, encodePng(query.image, shape, range), 'image/png');
-      const targets = probeTargets(query.image, shape, range, probes);
-      const rows = r.items.map((it, b) => ({ it, b })).filter(({ it }) => it.query === q);
-      const okSamples: Float32Array[] = [];
-      const nearest: string[] = [];
-      const costs: number[] = [];
-      const metrics: number[] = [];
-      const pixels: number[] = [];
-      for (const { it, b } of rows) {
-        if (featureIds.length === q) {
-          featureIds.push(query.imageId);
-          queryFeatures.set(r.queryFeatures.subarray(b * featureDim, (b + 1) * featureDim), q * featureDim);
-        }
-        const sample = r.samples.subarray(b * size, (b + 1) * size);
-        const feats = r.features.subarray(b * featureDim, (b + 1) * featureDim);
-        const qf = r.queryFeatures.subarray(b * featureDim, (b + 1) * featureDim);
-        const cost = r.cost[b]!;
-        if (!sample.every(Number.isFinite) || !feats.every(Number.isFinite) || !Number.isFinite(cost)) {
-          sampleRows.push(errorRow(it.imageId, it.sampleIndex, 'the sample contains NaN or infinite values'));
-          continue;
-        }
-        const key = layout.sampleImage(it.imageId, it.sampleIndex);
-        await store.put(key, encodePng(sample, shape, range), 'image/png');
-        const probe = probeSample(sample, query.image, targets);
-        const metric = metricOf(qf, feats);
-        okSamples.push(sample);
-        nearest.push(probe.nearest);
-        costs.push(cost);
-        metrics.push(metric);
-        pixels.push(probe.pixelDistance);
-        sampleRows.push({
-          ...base,
-          image_id: it.imageId,
-          sample_index: it.sampleIndex,
-          status: 'ok',
-          error: null,
-          cost,
-          fiber_metric: metric,
-          pixel_distance: probe.pixelDistance,
-          probes: Object.fromEntries(probe.distances),
-          nearest_probe: probe.nearest,
-          steps: r.method.steps,
-          inner_steps: r.method.innerSteps,
-          nfe_denoiser: r.nfe.denoiserForward + r.nfe.denoiserBackward,
-          nfe_extractor: r.nfe.extractorForward + r.nfe.extractorBackward,
-          seconds: perSample,
-          image_key: key,
-        });
+export function errorImageRow(ctx: RowContext, metric: string, imageId: string, samples: number, error: string): ImageRow {
+  return {
+    run_id: ctx.runId,
+    image_id: imageId,
+    status: 'error',
+    error,
+    samples,
+    samples_ok: 0,
+    diversity: null,
+    cost_mean: null,
+    fiber_metric_mean: null,
+    fiber_metric_name: metric,
+    pixel_distance_mean: null,
+    top_probe: null,
+    top_probe_rate: null,
+    nn_baseline: null,
+    nn_image_id: null,
+    query_key: null,
+  };
+}
+
+/**
+ * Runs the guided sampler on a batch of queries and measures every sample (METHOD §2, DESIGN
+ * "Metrics and probes"): cost, fiber metric, pixel distance, probes; a non-finite sample becomes an
+ * error row and the others go on.
+ */
+export async function measureFibers(
+  pair: LoadedPair,
+  options: SamplerOptions,
+  probes: readonly ProbeName[],
+  queries: FiberQuery[],
+  ctx: RowContext,
+  hooks: SampleFiberHooks = {},
+): Promise<MeasuredFiber[]> {
+  if (queries.length === 0) return [];
+  const { objective } = pair;
+  const shape = objective.prior.imageShape as unknown as ChwShape;
+  const range = objective.prior.imageRange;
+  const started = performance.now();
+  const r = await sampleFiber(objective, queries, options, hooks);
+  const perSample = (performance.now() - started) / 1000 / r.items.length;
+  const metricOf = fiberMetric(pair.metric);
+  const size = sizeOf(shape);
+  const featureDim = objective.featureDim;
+  return queries.map((query, q) => {
+    const targets = probeTargets(query.image, shape, range, probes);
+    const mine = r.items.map((it, b) => ({ it, b })).filter(({ it }) => it.query === q);
+    const rows: SampleRow[] = [];
+    const samples: (Float32Array | null)[] = [];
+    const okSamples: Float32Array[] = [];
+    const nearest: string[] = [];
+    const costs: number[] = [];
+    const metrics: number[] = [];
+    const pixels: number[] = [];
+    for (const { it, b } of mine) {
+      const sample = r.samples.slice(b * size, (b + 1) * size);
+      const feats = r.features.subarray(b * featureDim, (b + 1) * featureDim);
+      const qf = r.queryFeatures.subarray(b * featureDim, (b + 1) * featureDim);
+      const cost = r.cost[b]!;
+      if (!sample.every(Number.isFinite) || !feats.every(Number.isFinite) || !Number.isFinite(cost)) {
+        rows.push(errorSampleRow(ctx, options.variant, pair.metric, it.imageId, it.sampleIndex, 'the sample contains NaN or infinite values'));
+        samples.push(null);
+        continue;
       }
-      const counts = new Map<string, number>();
-      for (const n of nearest) counts.set(n, (counts.get(n) ?? 0) + 1);
-      const top = [...counts].sort((a, b) => b[1] - a[1])[0];
-      const stacked = new Float32Array(okSamples.length * size);
-      okSamples.forEach((s, i) => stacked.set(s, i * size));
-      imageRows.push({
-        run_id: config.runId,
-        image_id: query.imageId,
-        status: okSamples.length > 0 ? 'ok' : 'error',
-        error: okSamples.length > 0 ? null : 'every sample was NaN or infinite',
-        samples: rows.length,
-        samples_ok: okSamples.length,
-        diversity: okSamples.length >= 2 ? diversity(stacked, okSamples.length) : null,
-        cost_mean: mean(costs),
-        fiber_metric_mean: mean(metrics),
+      const probe = probeSample(sample, query.image, targets);
+      const metric = metricOf(qf, feats);
+      okSamples.push(sample);
+      samples.push(sample);
+      nearest.push(probe.nearest);
+      costs.push(cost);
+      metrics.push(metric);
+      pixels.push(probe.pixelDistance);
+      rows.push({
+        run_id: ctx.runId,
+        seed: ctx.seed,
+        variant: options.variant,
+        prior_id: ctx.priorId,
+        extractor_id: ctx.extractorId,
         fiber_metric_name: pair.metric,
-        pixel_distance_mean: mean(pixels),
-        top_probe: top ? top[0] : null,
-        top_probe_rate: top ? top[1] / okSamples.length : null,
-        nn_baseline: null,
-        nn_image_id: null,
-        query_key: queryKey,
+        image_id: it.imageId,
+        sample_index: it.sampleIndex,
+        status: 'ok',
+        error: null,
+        cost,
+        fiber_metric: metric,
+        pixel_distance: probe.pixelDistance,
+        probes: Object.fromEntries(probe.distances),
+        nearest_probe: probe.nearest,
+        steps: r.method.steps,
+        inner_steps: r.method.innerSteps,
+        nfe_denoiser: r.nfe.denoiserForward + r.nfe.denoiserBackward,
+        nfe_extractor: r.nfe.extractorForward + r.nfe.extractorBackward,
+        seconds: perSample,
+        image_key: null,
       });
     }
-  }
+    const counts = new Map<string, number>();
+    for (const n of nearest) counts.set(n, (counts.get(n) ?? 0) + 1);
+    const top = [...counts].sort((a, b) => b[1] - a[1])[0];
+    const stacked = new Float32Array(okSamples.length * size);
+    okSamples.forEach((s, i) => stacked.set(s, i * size));
+    const first = mine[0]!.b;
+    const image: ImageRow = {
+      ...errorImageRow(ctx, pair.metric, query.imageId, mine.length, ''),
+      status: okSamples.length > 0 ? 'ok' : 'error',
+      error: okSamples.length > 0 ? null : 'every sample was NaN or infinite',
+      samples_ok: okSamples.length,
+      diversity: okSamples.length >= 2 ? diversity(stacked, okSamples.length) : null,
+      cost_mean: mean(costs),
+      fiber_metric_mean: mean(metrics),
+      pixel_distance_mean: mean(pixels),
+      top_probe: top ? top[0] : null,
+      top_probe_rate: top ? top[1] / okSamples.length : null,
+    };
+    return { query, rows, samples, image, queryFeatures: r.queryFeatures.slice(first * featureDim, (first + 1) * featureDim) };
+  });
+}
 
+async function sampleBatch(
+  deps: SamplingDeps,
+  config: RunConfig,
+  pair: LoadedPair,
+  options: SamplerOptions,
+  probes: readonly ProbeName[],
+  entries: DatasetEntry[],
+  K: number,
+  partKey: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { store } = deps;
+  const layout = runLayout(config.runId);
+  const prior = pair.objective.prior;
+  const shape = prior.imageShape as unknown as ChwShape;
+  const ctx: RowContext = { runId: config.runId, seed: config.sampler.seed, priorId: config.prior.id, extractorId: config.extractor.id };
+  const queries: FiberQuery[] = [];
+  const sampleRows: SampleRow[] = [];
+  const imageRows: ImageRow[] = [];
+  for (const entry of entries) {
+    try {
+      const bytes = await readDatasetEntry(config.dataset, entry);
+      const image = decodeQuery(bytes, `image ${entry.imageId}`, entry.key, prior, config.resizeQueries);
+      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, errorText(err)));
+      imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, errorText(err)));
+    }
+  }
+  const measured = await measureFibers(pair, options, probes, queries, ctx, signal ? { signal } : {});
+  const featureIds: string[] = [];
+  const featureDim = pair.objective.featureDim;
+  const features = new Float32Array(measured.length * featureDim);
+  for (const m of measured) {
+    const queryKey = layout.queryImage(m.query.imageId);
+    await store.put(queryKey, encodePng(m.query.image, shape, prior.imageRange), 'image/png');
+    for (const [i, row] of m.rows.entries()) {
+      const sample = m.samples[i];
+      if (sample) {
+        row.image_key = layout.sampleImage(row.image_id, row.sample_index);
+        await store.put(row.image_key, encodePng(sample, shape, prior.imageRange), 'image/png');
+      }
+      sampleRows.push(row);
+    }
+    imageRows.push({ ...m.image, query_key: queryKey });
+    features.set(m.queryFeatures, featureIds.length * featureDim);
+    featureIds.push(m.query.imageId);
+  }
   // The .json is written last: its presence marks the batch as done.
   await store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes));
-  await store.put(partKey + '.npy', writeNpy(queryFeatures.subarray(0, featureIds.length * featureDim), [featureIds.length, featureDim]));
+  await store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim]));
   await store.put(partKey + '.json', json({ images: imageRows, featureIds } satisfies BatchPart));
 }

@@ -1,0 +1,30 @@
+import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
+import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
+import type { RuntimeOptions } from '../engine/runtime/index.ts';
+import type { LoadedPair, PairLoader, RunConfig } from './sampling.ts';
+
+/**
+ * Loads (prior, extractor) pairs from bundle folders once per process and keeps them: sessions are
+ * expensive to create and onnxruntime-node leaks memory when they churn. Keyed by the bundles'
+ * fingerprints, so a changed bundle is never served from the cache.
+ */
+export function cachedPairLoader(runtime: RuntimeOptions = {}): PairLoader {
+  const cache = new Map<string, Promise<LoadedPair>>();
+  return (config: RunConfig) => {
+    const key = JSON.stringify([config.prior.fingerprints, config.extractor.fingerprints, config.provider]);
+    let hit = cache.get(key);
+    if (!hit) {
+      hit = (async () => {
+        const [prior, extractor] = await Promise.all([loadPriorBundle(config.prior.path), loadExtractorBundle(config.extractor.path)]);
+        const objective = await OnnxFiberObjective.create(prior, extractor, {
+          runtime: { ...runtime, provider: config.provider as NonNullable<RuntimeOptions['provider']> },
+          opsets: 'max',
+        });
+        return { objective, metric: extractor.manifest.metric };
+      })();
+      hit.catch(() => cache.delete(key));
+      cache.set(key, hit);
+    }
+    return hit;
+  };
+}
