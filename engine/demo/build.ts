@@ -138,3 +138,20 @@ export async function buildDemo(dir: string): Promise<DemoPaths> {
   }
   return { prior: priorDir, extractors, dataset };
 }
+
+/**
+ * Sampler settings of the demo: the paper's default γ anchors (imagenet-dinov2) on a shorter,
+ * deterministic DDIM chain with a larger control step, so the demo runs in seconds on 2 cores.
+ */
+export const DEMO_SAMPLER = {
+  preset: 'imagenet-dinov2',
+  steps: 50,
+  innerSteps: 3,
+  lr: 0.03,
+  update: 'ddim',
+  variance: 'small',
+  eta: 0,
+  k: 4,
+  probes: 'hflip,vflip,rot90,rot180,rot270',
+  seed: '0',
+} as const;

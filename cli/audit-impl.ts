@@ -1,0 +1,80 @@
+import { runLocalAudit } from '../activities/local-engine.ts';
+import type { LocalAuditResult } from '../activities/local-engine.ts';
+import { cachedPairLoader } from '../activities/pairs.ts';
+import type { RunSummary } from '../activities/summary.ts';
+import { NotAvailableError } from '../engine/errors.ts';
+import { priorInfo } from '../engine/priors/bundle.ts';
+import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
+import { openStore } from '../store/objects.ts';
+import type { ObjectStore } from '../store/objects.ts';
+import { EXIT } from './exit.ts';
+import { progressBar } from './progress.ts';
+import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from './sampler-options.ts';
+import type { AuditArgs } from './commands/audit.ts';
+
+/** Runs an audit on the local engine and returns its result; shared by `audit` and `demo`. */
+export async function auditLocally(args: AuditArgs, store: ObjectStore, label = 'auditing'): Promise<LocalAuditResult> {
+  const bar = progressBar(label, !args.json && Boolean(process.stderr.isTTY));
+  const opts = {
+    store,
+    loadPair: cachedPairLoader(),
+    concurrency: args.concurrency,
+    onProgress: (p: { imagesDone: number; imagesTotal: number; shardsDone: number; shardsTotal: number }) =>
+      bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards`),
+  };
+  let result: LocalAuditResult;
+  if (args.resume !== undefined) {
+    result = await runLocalAudit({ resume: args.resume }, opts);
+  } else {
+    // Bundles and options are validated before the run folder is created.
+    const [prior] = await Promise.all([loadPriorBundle(args.prior!), loadExtractorBundle(args.extractor!)]);
+    const sampler = samplerOptionsFromArgs(args, priorInfo(prior.manifest));
+    result = await runLocalAudit(
+      {
+        ...(args.runId !== undefined ? { runId: args.runId } : {}),
+        ...(args.limit !== undefined ? { limit: args.limit } : {}),
+        dataset: args.dataset!,
+        prior: args.prior!,
+        extractor: args.extractor!,
+        samplesPerImage: samplesPerImage(args),
+        sampler,
+        preset: args.preset ?? null,
+        probes: probesFromArgs(args),
+        batchImages: args.batchImages,
+        shardSize: args.shardSize,
+        resizeQueries: args.resizeQueries,
+        provider: args.provider ?? 'cpu',
+      },
+      opts,
+    );
+  }
+  bar.done();
+  return result;
+}
+
+export function describeSummary(s: RunSummary, location: string, reportKey: string): string {
+  const probes = s.probes
+    .filter((p) => p.sampleRate > 0)
+    .slice(0, 6)
+    .map((p) => `${p.probe} ${(100 * p.sampleRate).toFixed(0)}% of samples / ${(100 * p.imageRate).toFixed(0)}% of images`)
+    .join('\n    ');
+  const f = s.fiberMetric;
+  return [
+    `run ${s.runId}: prior ${s.prior}, extractor ${s.extractor}, variant ${s.variant}`,
+    `  images ${s.images.ok}/${s.images.total} ok, samples ${s.samples.ok}/${s.samples.total} ok`,
+    `  fiber metric (${s.fiberMetricName}) median ${f.median?.toPrecision(4) ?? '–'} vs nearest real neighbour ${s.nnBaseline.median?.toPrecision(4) ?? '–'}`,
+    `  nearest probe:\n    ${probes || 'none'}`,
+    `  report: ${location.replace(/\/$/, '')}/${reportKey}`,
+  ].join('\n');
+}
+
+export async function runAudit(args: AuditArgs): Promise<number> {
+  if (args.engine === 'temporal') {
+    throw new NotAvailableError("--engine temporal is not yet available in this version; use the local engine (the default)");
+  }
+  const store = openStore(args.out);
+  const result = await auditLocally(args, store);
+  if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
+  else process.stdout.write(describeSummary(result.summary, store.location, result.reportKey) + '\n');
+  return EXIT.ok;
+}

@@ -1,0 +1,48 @@
+import type { CommandSpec } from '../command.ts';
+import { samplerFlags } from '../sampler-options.ts';
+import type { SamplerArgs } from '../sampler-options.ts';
+
+export interface AuditArgs extends SamplerArgs {
+  dataset?: string;
+  prior?: string;
+  extractor?: string;
+  out: string;
+  runId?: string;
+  resume?: string;
+  engine: string;
+  batchImages: number;
+  shardSize: number;
+  concurrency: number;
+  limit?: number;
+  resizeQueries: boolean;
+  json: boolean;
+}
+
+export const audit: CommandSpec = {
+  command: 'audit',
+  describe: 'Audit a model on a dataset: K fiber samples per image, a run folder with tables and a report',
+  builder: (y) =>
+    samplerFlags(
+      y
+        .option('dataset', { type: 'string', describe: 'Folder of images (PNG/JPEG/.npy), a manifest (.txt/.jsonl) or s3://bucket/prefix' })
+        .option('prior', { type: 'string', describe: 'Prior bundle folder' })
+        .option('extractor', { type: 'string', describe: 'Extractor bundle folder (the model under audit)' })
+        .option('out', { type: 'string', default: 'fiberscope-runs', describe: 'Store for run folders: a folder or s3://bucket/prefix' })
+        .option('run-id', { type: 'string', describe: 'Run id (default: time + random suffix)' })
+        .option('resume', { type: 'string', describe: 'Resume the run with this id: finished shards and batches are kept' })
+        .option('engine', { type: 'string', choices: ['local', 'temporal'], default: 'local', describe: 'local: in this process; temporal: submit to a cluster' })
+        .option('batch-images', { type: 'number', default: 8, describe: 'Query images sampled together in one batch' })
+        .option('shard-size', { type: 'number', default: 64, describe: 'Images per shard (the unit of work and retry)' })
+        .option('concurrency', { type: 'number', default: 1, describe: 'Shards sampled at once (local engine)' })
+        .option('limit', { type: 'number', describe: 'Only the first N images of the dataset' })
+        .option('resize-queries', { type: 'boolean', default: false, describe: "Resize images of another size to the prior's (bilinear)" })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the run summary as JSON' })
+        .check((a) => {
+          if (a.resume === undefined && (a.dataset === undefined || a.prior === undefined || a.extractor === undefined)) {
+            throw new Error('give --dataset, --prior and --extractor (or --resume RUN_ID)');
+          }
+          return true;
+        }),
+    ),
+  run: async (args) => (await import('../audit-impl.ts')).runAudit(args as unknown as AuditArgs),
+};

@@ -1,0 +1,16 @@
+import type { CommandSpec } from '../command.ts';
+
+export interface DemoArgs {
+  out: string;
+  json: boolean;
+}
+
+export const demo: CommandSpec = {
+  command: 'demo',
+  describe: 'Build the bundled MNIST demo (prior + two extractors) and audit both on the local engine',
+  builder: (y) =>
+    y
+      .option('out', { type: 'string', default: 'fiberscope-demo', describe: 'Folder for the demo bundles, queries and runs' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the comparison as JSON' }),
+  run: async (args) => (await import('../demo-impl.ts')).runDemo(args as unknown as DemoArgs),
+};

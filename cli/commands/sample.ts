@@ -1,0 +1,28 @@
+import type { CommandSpec } from '../command.ts';
+import { samplerFlags } from '../sampler-options.ts';
+import type { SamplerArgs } from '../sampler-options.ts';
+
+export interface SampleArgs extends SamplerArgs {
+  prior: string;
+  extractor: string;
+  query: string;
+  out: string;
+  resizeQuery: boolean;
+  json: boolean;
+}
+
+export const sample: CommandSpec = {
+  command: 'sample',
+  describe: 'Sample the fiber of one query image (local): samples.npy, PNGs and samples.arrow',
+  builder: (y) =>
+    samplerFlags(
+      y
+        .option('prior', { type: 'string', demandOption: true, describe: 'Prior bundle folder (fiberscope.json)' })
+        .option('extractor', { type: 'string', demandOption: true, describe: 'Extractor bundle folder (fiberscope.json)' })
+        .option('query', { type: 'string', demandOption: true, describe: "Query image: PNG, JPEG, or .npy (float32 C×H×W in the prior's range)" })
+        .option('out', { type: 'string', demandOption: true, describe: 'Output folder' })
+        .option('resize-query', { type: 'boolean', default: false, describe: "Resize a query of another size to the prior's (bilinear)" })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' }),
+    ),
+  run: async (args) => (await import('../sample-impl.ts')).runSample(args as unknown as SampleArgs),
+};

@@ -1,0 +1,88 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fingerprintBundle } from '../activities/run.ts';
+import { decodeQuery, measureFibers } from '../activities/sampling.ts';
+import { InputError } from '../engine/errors.ts';
+import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
+import { priorInfo } from '../engine/priors/bundle.ts';
+import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
+import type { Provider } from '../engine/runtime/index.ts';
+import { encodePng } from '../store/images.ts';
+import { writeNpy } from '../store/npy.ts';
+import { sampleRowsToIpc } from '../store/tables.ts';
+import { EXIT } from './exit.ts';
+import { progressBar } from './progress.ts';
+import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from './sampler-options.ts';
+import type { SampleArgs } from './commands/sample.ts';
+
+export async function runSample(args: SampleArgs): Promise<number> {
+  // Everything the user gave is checked before any sampling starts.
+  const [prior, extractor] = await Promise.all([loadPriorBundle(args.prior), loadExtractorBundle(args.extractor)]);
+  const info = priorInfo(prior.manifest);
+  const options = samplerOptionsFromArgs(args, info);
+  const probes = probesFromArgs(args);
+  const K = samplesPerImage(args);
+  const bytes = await readFile(args.query).catch((err: unknown) => {
+    throw new InputError('--query', `cannot read '${args.query}': ${(err as Error).message}`, { cause: err });
+  });
+  const imageId = basename(args.query).replace(/\.[^.]+$/, '');
+  const image = decodeQuery(bytes, `--query ${args.query}`, args.query, info, args.resizeQuery);
+  const [priorRef, extractorRef] = await Promise.all([fingerprintBundle(args.prior), fingerprintBundle(args.extractor)]);
+  const objective = await OnnxFiberObjective.create(prior, extractor, {
+    runtime: { provider: (args.provider ?? 'cpu') as Provider },
+    opsets: 'max',
+  });
+
+  const bar = progressBar('sampling', !args.json && Boolean(process.stderr.isTTY));
+  const started = performance.now();
+  const [fiber] = await measureFibers(
+    { objective, metric: extractor.manifest.metric },
+    options,
+    probes,
+    [{ imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) }],
+    { runId: 'sample', seed: options.seed.toString(), priorId: priorRef.id, extractorId: extractorRef.id },
+    { onStep: (done, total) => bar.update(done, total) },
+  );
+  bar.done();
+  const seconds = (performance.now() - started) / 1000;
+
+  await mkdir(args.out, { recursive: true });
+  const shape = info.imageShape as [number, number, number];
+  const size = shape[0] * shape[1] * shape[2];
+  const stacked = new Float32Array(K * size).fill(Number.NaN);
+  fiber!.samples.forEach((s, k) => s && stacked.set(s, k * size));
+  await writeFile(join(args.out, 'query.png'), encodePng(image, shape, info.imageRange));
+  for (const [k, row] of fiber!.rows.entries()) {
+    const s = fiber!.samples[k];
+    if (!s) continue;
+    row.image_key = `${row.sample_index}.png`;
+    await writeFile(join(args.out, row.image_key), encodePng(s, shape, info.imageRange));
+  }
+  await writeFile(join(args.out, 'samples.npy'), writeNpy(stacked, [K, ...shape]));
+  await writeFile(join(args.out, 'samples.arrow'), sampleRowsToIpc(fiber!.rows, probes));
+
+  const ok = fiber!.rows.filter((r) => r.status === 'ok');
+  const result = {
+    out: args.out,
+    samples: K,
+    ok: ok.length,
+    seconds,
+    variant: options.variant,
+    fiberMetric: fiber!.image.fiber_metric_mean,
+    fiberMetricName: extractor.manifest.metric,
+    diversity: fiber!.image.diversity,
+    topProbe: fiber!.image.top_probe,
+  };
+  if (args.json) {
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } else {
+    process.stdout.write(
+      `${ok.length}/${K} samples in ${seconds.toFixed(1)}s → ${args.out}\n` +
+        fiber!.rows
+          .map((r) => `  #${r.sample_index} ${r.status === 'ok' ? `${r.fiber_metric_name} ${r.fiber_metric?.toPrecision(4)}  pixel ${r.pixel_distance?.toFixed(3)}  nearest ${r.nearest_probe}` : `error: ${r.error}`}`)
+          .join('\n') +
+        '\n',
+    );
+  }
+  return ok.length > 0 ? EXIT.ok : EXIT.internal;
+}
