@@ -1,13 +1,13 @@
 import { join } from 'node:path';
+import type { ProbeRate } from '../activities/summary.ts';
 import { buildDemo, DEMO_SAMPLER } from '../engine/demo/build.ts';
 import { FileStore } from '../store/objects.ts';
 import { auditLocally, describeSummary } from './audit-impl.ts';
 import type { AuditArgs } from './commands/audit.ts';
 import type { DemoArgs } from './commands/demo.ts';
 import { EXIT } from './exit.ts';
-import type { ProbeRate } from '../activities/summary.ts';
 
-interface DemoResult {
+export interface DemoResult {
   extractor: string;
   flipInvariant: boolean;
   runId: string;
@@ -21,6 +21,20 @@ interface DemoResult {
  */
 export async function runDemo(args: DemoArgs): Promise<number> {
   const say = (s: string) => args.json || process.stdout.write(s + '\n');
+  const results = await demoAudits(args, say);
+  const line = (r: DemoResult) =>
+    `  ${r.extractor.padEnd(24)} hflip nearest for ${(100 * r.hflip.sampleRate).toFixed(0).padStart(3)}% of samples, ${(100 * r.hflip.imageRate).toFixed(0).padStart(3)}% of images`;
+  if (args.json) process.stdout.write(JSON.stringify({ results }) + '\n');
+  else {
+    say('\nPlanted invariance check (fiber samples nearest to the mirrored query):');
+    for (const r of results) say(line(r));
+    say(`\nReports:\n${results.map((r) => `  ${r.report}`).join('\n')}`);
+  }
+  return EXIT.ok;
+}
+
+/** Builds the demo and audits both extractors; one result per extractor, the layout one first. */
+export async function demoAudits(args: DemoArgs, say: (s: string) => unknown = () => undefined): Promise<DemoResult[]> {
   say(`building the demo bundles from MNIST digits in ${args.out} ...`);
   const paths = await buildDemo(join(args.out, 'bundles'));
   const store = new FileStore(args.out);
@@ -45,13 +59,5 @@ export async function runDemo(args: DemoArgs): Promise<number> {
     const hflip = result.summary.probes.find((p) => p.probe === 'hflip')!;
     results.push({ extractor: ex.name, flipInvariant: ex.flipInvariant, runId: result.runId, report: join(args.out, result.reportKey), hflip });
   }
-  const line = (r: DemoResult) =>
-    `  ${r.extractor.padEnd(24)} hflip nearest for ${(100 * r.hflip.sampleRate).toFixed(0).padStart(3)}% of samples, ${(100 * r.hflip.imageRate).toFixed(0).padStart(3)}% of images`;
-  if (args.json) process.stdout.write(JSON.stringify({ results }) + '\n');
-  else {
-    say('\nPlanted invariance check (fiber samples nearest to the mirrored query):');
-    for (const r of results) say(line(r));
-    say(`\nReports:\n${results.map((r) => `  ${r.report}`).join('\n')}`);
-  }
-  return EXIT.ok;
+  return results;
 }
