@@ -48,26 +48,15 @@ export function vjp(model: Model, options: VjpOptions): Model {
       `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range`,
     );
   }
+  checkRequest(model, options.of, options.wrt);
   const g = model.graph;
   const { of, wrt } = options;
   const initNames = new Set(g.initializers.map((t) => t.name));
   const graphInputs = g.inputs.filter((v) => !initNames.has(v.name));
-  const produced = new Set(g.nodes.flatMap((n) => n.outputs));
-  if (!produced.has(of) && !graphInputs.some((v) => v.name === of)) {
-    throw new InputError(of, `no such output in the model (outputs: ${g.outputs.map((v) => v.name).join(', ')})`);
-  }
-  if (wrt.length === 0) throw new InputError('wrt', 'name at least one input to differentiate with respect to');
-  for (const x of wrt) {
-    if (!graphInputs.some((v) => v.name === x)) {
-      throw new InputError(
-        x,
-        `not an input of the model (inputs: ${graphInputs.map((v) => v.name).join(', ')}); weights get no gradients`,
-      );
-    }
-  }
-  if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
 
   const shapes = staticShapes(model, options.shapes);
+  const declaredRanks = new Map<string, number>();
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.shape) declaredRanks.set(v.name, v.shape.length);
   const constants = constantTensors(model);
 
   // Forward sweep: which tensors depend differentiably on the wrt inputs.
@@ -180,7 +169,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
       requireShape: (name) =>
         shapes.get(name)?.dims ??
         fail(`needs the static shape of '${name}'; give input shapes (e.g. --shape) so that shapes can be resolved`),
-      rank: (name) => ctx.requireShape(name).length,
+      rank: (name) => shapes.get(name)?.dims.length ?? declaredRanks.get(name) ?? ctx.requireShape(name).length,
       dtype: dtypeOf,
       constValues: (name) => {
         const t = constants.get(name);
@@ -213,6 +202,27 @@ export function vjp(model: Model, options: VjpOptions): Model {
   out.graph.outputs = outputs;
   out.graph.valueInfo = [];
   return pruneModel(out, { keepInputs: true });
+}
+
+/** Refuses an unknown output, unknown or weight inputs, and an empty or repeated wrt list. */
+export function checkRequest(model: Model, of: string, wrt: readonly string[]): void {
+  const g = model.graph;
+  const initNames = new Set(g.initializers.map((t) => t.name));
+  const graphInputs = g.inputs.filter((v) => !initNames.has(v.name));
+  const produced = new Set(g.nodes.flatMap((n) => n.outputs));
+  if (!produced.has(of) && !graphInputs.some((v) => v.name === of)) {
+    throw new InputError(of, `no such output in the model (outputs: ${g.outputs.map((v) => v.name).join(', ')})`);
+  }
+  if (wrt.length === 0) throw new InputError('wrt', 'name at least one input to differentiate with respect to');
+  for (const x of wrt) {
+    if (!graphInputs.some((v) => v.name === x)) {
+      throw new InputError(
+        x,
+        `not an input of the model (inputs: ${graphInputs.map((v) => v.name).join(', ')}); weights get no gradients`,
+      );
+    }
+  }
+  if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
 }
 
 /** Sums a broadcast gradient back to a tensor's shape; static axes when shapes are known, else computed in the graph. */

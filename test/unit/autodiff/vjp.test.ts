@@ -103,6 +103,20 @@ test('without static shapes, broadcasting is undone in the graph (opset 13+)', a
   assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
 });
 
+test('batched MatMul with a symbolic batch dim differentiates without static shapes', async () => {
+  const { m, b } = model(13, [
+    { name: 'a', dataType: F64, shape: ['n', 1, 2, 3] },
+    { name: 'c', dataType: F64, shape: [2, 3, 2] },
+  ]);
+  b.op('MatMul', ['a', 'c'], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['a', 'c'] });
+  const values = (k: number): number[] => Array.from({ length: k }, (_, i) => Math.sin(i + 1));
+  const feeds = { a: tensor('float64', [2, 1, 2, 3], values(12)), c: tensor('float64', [2, 3, 2], values(12)) };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['a', 'c'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});
