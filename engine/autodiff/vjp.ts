@@ -21,6 +21,13 @@ export interface VjpOptions {
   wrt: readonly string[];
   /** Static shapes of tensors (e.g. from resolveShapes); without them rules emit Shape ops where they can. */
   shapes?: ReadonlyMap<string, StaticShape>;
+  /**
+   * 'input' (default): the cotangent is an input `d_<of>`. 'ones': it is all ones inside the graph, so the
+   * outputs are plain gradients of `of` (for a scalar loss: ∂loss/∂x) and no extra input is needed.
+   */
+  cotangent?: 'input' | 'ones';
+  /** Forward tensors to output as well, after `of` and before the gradients (e.g. a denoised estimate). */
+  alsoOutput?: readonly string[];
 }
 
 export const MIN_OPSET = 11;
@@ -37,7 +44,8 @@ function nodeLabel(n: Node): string {
 
 /**
  * Reverse-mode transform. Returns a model whose inputs are the original inputs plus `d_<of>`
- * (the cotangent, shaped like `of`) and whose outputs are `<of>` and `d_<x>` for each x in wrt.
+ * (the cotangent, shaped like `of`; absent with cotangent 'ones') and whose outputs are `<of>`,
+ * the `alsoOutput` tensors, and `d_<x>` for each x in wrt.
  * Only nodes between `of` and the wrt inputs are differentiated; weights get no gradient work.
  */
 export function vjp(model: Model, options: VjpOptions): Model {
@@ -53,6 +61,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
   const { of, wrt } = options;
   const initNames = new Set(g.initializers.map((t) => t.name));
   const graphInputs = g.inputs.filter((v) => !initNames.has(v.name));
+  const produced = new Set(g.nodes.flatMap((n) => n.outputs));
 
   const shapes = staticShapes(model, options.shapes);
   const declaredRanks = new Map<string, number>();
@@ -101,7 +110,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
 
   const out = cloneModel(model);
   const b = new GraphBuilder(out.graph, opset);
-  const interfaceNames = [gradName(of), ...wrt.map(gradName)];
+  const interfaceNames = [...(options.cotangent === 'ones' ? [] : [gradName(of)]), ...wrt.map(gradName)];
   for (const n of interfaceNames) {
     if (b.has(n))
       throw new InputError(n, 'the model already uses this name, which the gradient graph needs for its interface');
@@ -124,7 +133,11 @@ export function vjp(model: Model, options: VjpOptions): Model {
     summed.set(name, total);
     return total;
   };
-  contributions.set(of, [gradName(of)]);
+  const ones = options.cotangent === 'ones';
+  const seed = ones
+    ? b.op('ConstantOfShape', [b.op('Shape', [of])], { value: makeTensor('value', ofType || fallbackType, [1], [1]) })
+    : gradName(of);
+  contributions.set(of, [seed]);
 
   const dtypeOf = (name: string): number =>
     shapes.get(name)?.dataType ??
@@ -198,8 +211,18 @@ export function vjp(model: Model, options: VjpOptions): Model {
     const decl = graphInputs.find((v) => v.name === x)!;
     outputs.push({ name: gradName(x), dataType: decl.dataType, shape: decl.shape });
   }
-  out.graph.inputs.push({ name: gradName(of), dataType: ofType, shape: ofShape?.dims ?? ofDecl?.shape ?? null });
-  out.graph.outputs = outputs;
+  if (!ones)
+    out.graph.inputs.push({ name: gradName(of), dataType: ofType, shape: ofShape?.dims ?? ofDecl?.shape ?? null });
+  const known = new Map([...g.outputs, ...g.valueInfo].map((v) => [v.name, v]));
+  const extra = (options.alsoOutput ?? []).map((name) => {
+    if (!produced.has(name) && !graphInputs.some((v) => v.name === name)) {
+      throw new InputError(name, 'requested extra output is not a tensor of the model');
+    }
+    return (
+      known.get(name) ?? { name, dataType: shapes.get(name)?.dataType ?? 0, shape: shapes.get(name)?.dims ?? null }
+    );
+  });
+  out.graph.outputs = [outputs[0]!, ...extra, ...outputs.slice(1)];
   out.graph.valueInfo = [];
   return pruneModel(out, { keepInputs: true });
 }

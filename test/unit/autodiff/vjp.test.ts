@@ -117,6 +117,28 @@ test('batched MatMul with a symbolic batch dim differentiates without static sha
   assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
 });
 
+test("cotangent 'ones' builds the seed in the graph; alsoOutput exposes forward tensors", async () => {
+  const m = fanOutModel();
+  const tanh = m.graph.nodes.find((n) => n.opType === 'Tanh')!.outputs[0]!;
+  const seeded = vjp(m, { of: 'y', wrt: ['x'], cotangent: 'ones', alsoOutput: [tanh] });
+  assert.deepEqual(
+    seeded.graph.inputs.map((v) => v.name),
+    ['x', 'unused'],
+  );
+  assert.deepEqual(
+    seeded.graph.outputs.map((v) => v.name),
+    ['y', tanh, 'd_x'],
+  );
+  const unused = tensor('float64', [4]);
+  const a = await (await openSession(seeded)).run({ x: x0, unused });
+  const b = await (
+    await openSession(vjp(m, { of: 'y', wrt: ['x'] }))
+  ).run({ x: x0, unused, d_y: tensor('float64', [2, 3], [1, 1, 1, 1, 1, 1]) });
+  assert.deepEqual([...a['d_x']!.data], [...b['d_x']!.data]);
+  assert.deepEqual([...a[tanh]!.dims], [2, 3]);
+  assert.throws(() => vjp(m, { of: 'y', wrt: ['x'], alsoOutput: ['nope'] }), /nope.*not a tensor of the model/);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});
