@@ -139,6 +139,19 @@ test("cotangent 'ones' builds the seed in the graph; alsoOutput exposes forward 
   assert.throws(() => vjp(m, { of: 'y', wrt: ['x'], alsoOutput: ['nope'] }), /nope.*not a tensor of the model/);
 });
 
+test('ranks propagate through intermediate tensors when dims are symbolic', async () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: F64, shape: ['n', 3] }]);
+  const w = b.constant(F64, [3, 3], [0.5, -0.2, 0.1, 0.3, 0.8, -0.4, 0.2, 0.1, 0.6], 'W');
+  const h = b.op('Tanh', [b.op('MatMul', ['x', w])]);
+  const t = b.op('Transpose', [b.op('Unsqueeze', [h, b.int64s([0])])]);
+  b.op('MatMul', [b.op('Transpose', [t]), w], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['x'] });
+  const feeds = { x: tensor('float64', [2, 3], [0.1, 0.2, -0.3, 0.4, -0.5, 0.6]) };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['x'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});
