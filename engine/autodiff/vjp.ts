@@ -70,6 +70,8 @@ export function vjp(model: Model, options: VjpOptions): Model {
   for (const [name, v] of shapes) knownRanks.set(name, v.dims.length);
   const constants = constantTensors(model);
   const ranks = inferRanks(model, knownRanks, constants);
+  const declaredTypes = new Map<string, number>();
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
 
   // Forward sweep: which tensors depend differentiably on the wrt inputs.
   const active = new Set<string>(wrt);
@@ -82,7 +84,9 @@ export function vjp(model: Model, options: VjpOptions): Model {
     if (!idx.some((i) => active.has(n.inputs[i] ?? ''))) continue;
     activeNodes.add(n);
     for (const o of n.outputs) {
-      const dt = shapes.get(o)?.dataType;
+      // Integer and boolean results carry no gradient (a cast to int is piecewise constant).
+      const dt =
+        shapes.get(o)?.dataType ?? declaredTypes.get(o) ?? (n.opType === 'Cast' ? attrInt(n, 'to') : undefined);
       if (o && (dt === undefined || isFloat(dt))) active.add(o);
     }
   }
@@ -142,8 +146,6 @@ export function vjp(model: Model, options: VjpOptions): Model {
     : gradName(of);
   contributions.set(of, [seed]);
 
-  const declaredTypes = new Map<string, number>();
-  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
   const dtypeOf = (name: string): number => shapes.get(name)?.dataType ?? declaredTypes.get(name) ?? fallbackType;
 
   for (const n of path) {

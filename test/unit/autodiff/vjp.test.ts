@@ -152,6 +152,16 @@ test('ranks propagate through intermediate tensors when dims are symbolic', asyn
   assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
 });
 
+test('a cast to an integer type stops the gradient even without static shapes', async () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: F64, shape: ['n'] }]);
+  const rounded = b.op('Cast', [b.op('Cast', ['x'], { to: DataType.int64 })], { to: F64 });
+  b.op('Add', [b.op('Mul', ['x', 'x']), rounded], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const s = await openSession(vjp(m, { of: 'y', wrt: ['x'] }));
+  const out = await s.run({ x: tensor('float64', [2], [1.5, -2.5]), d_y: tensor('float64', [2], [1, 1]) });
+  assert.deepEqual([...out['d_x']!.data], [3, -5]);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});
