@@ -3,6 +3,8 @@ import { planned } from '../command.ts';
 import { audit } from './audit.ts';
 import { demo } from './demo.ts';
 import { sample } from './sample.ts';
+import { grad } from './grad.ts';
+import { models } from './models.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
@@ -14,6 +16,6 @@ export const commands: CommandSpec[] = [
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
   planned('report', 'Render the HTML report of a run'),
   planned('serve', 'Serve the dashboard of runs and live progress'),
-  planned('models', 'Inspect bundles and ONNX models (models inspect PATH)'),
-  planned('grad', 'Derive a gradient (VJP) graph of an ONNX model and save it'),
+  models,
+  grad,
 ];
