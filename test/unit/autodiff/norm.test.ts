@@ -51,6 +51,22 @@ test('ReduceMax shares dy evenly among three tied maxima', async () => {
   );
 });
 
+test('ReduceL2 of an all-zero slice has a zero gradient there, not NaN', async () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: DataType.float64, shape: [2, 3] }]);
+  b.op('ReduceL2', ['x'], { axes: [1], keepdims: 0 }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: DataType.float64, shape: [2] });
+  const g = vjp(m, { of: 'y', wrt: ['x'], shapes: await resolveShapes(m, {}) });
+  const dx = await gradient(
+    g,
+    { x: tensor('float64', [2, 3], [0, 0, 0, 3, 0, -4]), d_y: tensor('float64', [2], [1, 2]) },
+    'x',
+  );
+  assert.deepEqual(
+    dx.map((v) => Math.round(v * 1e12) / 1e12 + 0),
+    [0, 0, 0, 1.2, 0, -1.6],
+  );
+});
+
 test('ReduceMean without static shapes counts the averaged elements in the graph', async () => {
   const { m, b } = model(13, [{ name: 'x', dataType: DataType.float64, shape: ['n', 3] }]);
   b.op('ReduceMean', ['x'], { axes: [1], keepdims: 0 }, 'y');
