@@ -195,3 +195,20 @@ test('decomposed GroupNorm (Reshape, InstanceNormalization, Reshape, Mul, Add) d
   assert.ok(diff < 1e-4, `max |decomposed - fused| = ${diff}`);
   t.diagnostic(`|decomposed - fused| ${diff.toExponential(1)}`);
 });
+
+test('LayerNormalization and Softmax differentiate without static shapes (negative axes)', async () => {
+  const F64 = DataType.float64;
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: ['n', 3, 4] }]);
+  const scale = b.constant(F64, [3, 4], values(12, 9));
+  const normed = b.op('LayerNormalization', ['x', scale], { axis: -2 });
+  b.op('Softmax', [normed], { axis: -1 }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: ['n', 3, 4] });
+  const g = vjp(m, { of: 'y', wrt: ['x'] });
+  const r = await directionalCheck(m, {
+    of: 'y',
+    wrt: ['x'],
+    feeds: { x: tensor('float64', [2, 3, 4], values(24, 6)) },
+    gradientModel: g,
+  });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
