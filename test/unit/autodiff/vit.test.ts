@@ -63,7 +63,8 @@ const variants: { name: string; options: VitOptions; step: number; tol: number }
   {
     name: 'opset 17, Conv patch embedding, LayerNormalization, erf GELU, float32',
     options: { opset: 17, dtype: 'float32', gelu: 'erf', decomposedLayerNorm: false, patchEmbedding: 'conv' },
-    step: 3e-3,
+    // One direction has a small derivative (−0.03), where 3e-3 leaves 4e-4 of rounding noise.
+    step: 5e-3,
     tol: 1e-3,
   },
 ];
