@@ -94,6 +94,14 @@ test('BatchNormalization in training mode is refused naming the node', () => {
   refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /node 'bn'.*BatchNormalization.*training mode.*eval mode/);
 });
 
+test('BatchNormalization before opset 14 with running-statistics outputs (training mode) is refused', () => {
+  const { m, b } = model(12, [{ name: 'x', dataType: DataType.float32, shape: [2, 3] }]);
+  const stats = [1, 2, 3, 4].map((i) => b.constant(DataType.float32, [3], values(3, i)));
+  b.add('BatchNormalization', ['x', ...stats], {}, { outputs: ['y', 'mean', 'var'], name: 'bn9' });
+  m.graph.outputs.push({ name: 'y', dataType: DataType.float32, shape: [2, 3] });
+  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /node 'bn9'.*training mode/);
+});
+
 test('a gradient through LayerNormalization Mean output is refused', () => {
   const { m, b } = model(17, [{ name: 'x', dataType: DataType.float64, shape: [2, 3] }]);
   const scale = b.constant(DataType.float64, [3], [1, 1, 1]);
