@@ -1,6 +1,7 @@
 import type { OpRule, VjpFunction } from './rule.ts';
 import { abs } from './rules/abs.ts';
 import { add } from './rules/add.ts';
+import { batchNormalization } from './rules/batch-normalization.ts';
 import { cast } from './rules/cast.ts';
 import { clip } from './rules/clip.ts';
 import { concat } from './rules/concat.ts';
@@ -14,11 +15,15 @@ import { flatten } from './rules/flatten.ts';
 import { gather } from './rules/gather.ts';
 import { gelu } from './rules/gelu.ts';
 import { gemm } from './rules/gemm.ts';
+import { groupNormalization } from './rules/group-normalization.ts';
 import { hardSigmoid } from './rules/hard-sigmoid.ts';
 import { hardSwish } from './rules/hard-swish.ts';
 import { identity } from './rules/identity.ts';
+import { instanceNormalization } from './rules/instance-normalization.ts';
+import { layerNormalization } from './rules/layer-normalization.ts';
 import { leakyRelu } from './rules/leaky-relu.ts';
 import { log } from './rules/log.ts';
+import { logSoftmax } from './rules/log-softmax.ts';
 import { matMul } from './rules/mat-mul.ts';
 import { max } from './rules/max.ts';
 import { min } from './rules/min.ts';
@@ -26,10 +31,19 @@ import { mul } from './rules/mul.ts';
 import { neg } from './rules/neg.ts';
 import { pow } from './rules/pow.ts';
 import { reciprocal } from './rules/reciprocal.ts';
+import { reduceL1 } from './rules/reduce-l1.ts';
+import { reduceL2 } from './rules/reduce-l2.ts';
+import { reduceLogSumExp } from './rules/reduce-log-sum-exp.ts';
+import { reduceMax } from './rules/reduce-max.ts';
+import { reduceMean } from './rules/reduce-mean.ts';
+import { reduceMin } from './rules/reduce-min.ts';
+import { reduceSum } from './rules/reduce-sum.ts';
+import { reduceSumSquare } from './rules/reduce-sum-square.ts';
 import { relu } from './rules/relu.ts';
 import { reshape } from './rules/reshape.ts';
 import { sigmoid } from './rules/sigmoid.ts';
 import { slice } from './rules/slice.ts';
+import { softmax } from './rules/softmax.ts';
 import { softplus } from './rules/softplus.ts';
 import { split } from './rules/split.ts';
 import { sqrt } from './rules/sqrt.ts';
@@ -48,6 +62,7 @@ import { where } from './rules/where.ts';
 export const RULES: readonly OpRule[] = [
   abs,
   add,
+  batchNormalization,
   cast,
   clip,
   concat,
@@ -61,11 +76,15 @@ export const RULES: readonly OpRule[] = [
   gather,
   gelu,
   gemm,
+  groupNormalization,
   hardSigmoid,
   hardSwish,
   identity,
+  instanceNormalization,
+  layerNormalization,
   leakyRelu,
   log,
+  logSoftmax,
   matMul,
   max,
   min,
@@ -73,10 +92,19 @@ export const RULES: readonly OpRule[] = [
   neg,
   pow,
   reciprocal,
+  reduceL1,
+  reduceL2,
+  reduceLogSumExp,
+  reduceMax,
+  reduceMean,
+  reduceMin,
+  reduceSum,
+  reduceSumSquare,
   relu,
   reshape,
   sigmoid,
   slice,
+  softmax,
   softplus,
   split,
   sqrt,
