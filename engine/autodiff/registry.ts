@@ -1,9 +1,12 @@
 import type { OpRule, VjpFunction } from './rule.ts';
 import { abs } from './rules/abs.ts';
 import { add } from './rules/add.ts';
+import { averagePool } from './rules/average-pool.ts';
 import { cast } from './rules/cast.ts';
 import { clip } from './rules/clip.ts';
 import { concat } from './rules/concat.ts';
+import { conv } from './rules/conv.ts';
+import { convTranspose } from './rules/conv-transpose.ts';
 import { div } from './rules/div.ts';
 import { dropout } from './rules/dropout.ts';
 import { einsum } from './rules/einsum.ts';
@@ -14,6 +17,7 @@ import { flatten } from './rules/flatten.ts';
 import { gather } from './rules/gather.ts';
 import { gelu } from './rules/gelu.ts';
 import { gemm } from './rules/gemm.ts';
+import { globalAveragePool } from './rules/global-average-pool.ts';
 import { hardSigmoid } from './rules/hard-sigmoid.ts';
 import { hardSwish } from './rules/hard-swish.ts';
 import { identity } from './rules/identity.ts';
@@ -21,13 +25,16 @@ import { leakyRelu } from './rules/leaky-relu.ts';
 import { log } from './rules/log.ts';
 import { matMul } from './rules/mat-mul.ts';
 import { max } from './rules/max.ts';
+import { maxPool } from './rules/max-pool.ts';
 import { min } from './rules/min.ts';
 import { mul } from './rules/mul.ts';
 import { neg } from './rules/neg.ts';
+import { pad } from './rules/pad.ts';
 import { pow } from './rules/pow.ts';
 import { reciprocal } from './rules/reciprocal.ts';
 import { relu } from './rules/relu.ts';
 import { reshape } from './rules/reshape.ts';
+import { resize } from './rules/resize.ts';
 import { sigmoid } from './rules/sigmoid.ts';
 import { slice } from './rules/slice.ts';
 import { softplus } from './rules/softplus.ts';
@@ -48,9 +55,12 @@ import { where } from './rules/where.ts';
 export const RULES: readonly OpRule[] = [
   abs,
   add,
+  averagePool,
   cast,
   clip,
   concat,
+  conv,
+  convTranspose,
   div,
   dropout,
   einsum,
@@ -61,6 +71,7 @@ export const RULES: readonly OpRule[] = [
   gather,
   gelu,
   gemm,
+  globalAveragePool,
   hardSigmoid,
   hardSwish,
   identity,
@@ -68,13 +79,16 @@ export const RULES: readonly OpRule[] = [
   log,
   matMul,
   max,
+  maxPool,
   min,
   mul,
   neg,
+  pad,
   pow,
   reciprocal,
   relu,
   reshape,
+  resize,
   sigmoid,
   slice,
   softplus,
