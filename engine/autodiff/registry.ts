@@ -2,6 +2,7 @@ import type { OpRule, VjpFunction } from './rule.ts';
 import { abs } from './rules/abs.ts';
 import { add } from './rules/add.ts';
 import { averagePool } from './rules/average-pool.ts';
+import { batchNormalization } from './rules/batch-normalization.ts';
 import { cast } from './rules/cast.ts';
 import { clip } from './rules/clip.ts';
 import { concat } from './rules/concat.ts';
@@ -18,11 +19,15 @@ import { gather } from './rules/gather.ts';
 import { gelu } from './rules/gelu.ts';
 import { gemm } from './rules/gemm.ts';
 import { globalAveragePool } from './rules/global-average-pool.ts';
+import { groupNormalization } from './rules/group-normalization.ts';
 import { hardSigmoid } from './rules/hard-sigmoid.ts';
 import { hardSwish } from './rules/hard-swish.ts';
 import { identity } from './rules/identity.ts';
+import { instanceNormalization } from './rules/instance-normalization.ts';
+import { layerNormalization } from './rules/layer-normalization.ts';
 import { leakyRelu } from './rules/leaky-relu.ts';
 import { log } from './rules/log.ts';
+import { logSoftmax } from './rules/log-softmax.ts';
 import { matMul } from './rules/mat-mul.ts';
 import { max } from './rules/max.ts';
 import { maxPool } from './rules/max-pool.ts';
@@ -32,11 +37,20 @@ import { neg } from './rules/neg.ts';
 import { pad } from './rules/pad.ts';
 import { pow } from './rules/pow.ts';
 import { reciprocal } from './rules/reciprocal.ts';
+import { reduceL1 } from './rules/reduce-l1.ts';
+import { reduceL2 } from './rules/reduce-l2.ts';
+import { reduceLogSumExp } from './rules/reduce-log-sum-exp.ts';
+import { reduceMax } from './rules/reduce-max.ts';
+import { reduceMean } from './rules/reduce-mean.ts';
+import { reduceMin } from './rules/reduce-min.ts';
+import { reduceSum } from './rules/reduce-sum.ts';
+import { reduceSumSquare } from './rules/reduce-sum-square.ts';
 import { relu } from './rules/relu.ts';
 import { reshape } from './rules/reshape.ts';
 import { resize } from './rules/resize.ts';
 import { sigmoid } from './rules/sigmoid.ts';
 import { slice } from './rules/slice.ts';
+import { softmax } from './rules/softmax.ts';
 import { softplus } from './rules/softplus.ts';
 import { split } from './rules/split.ts';
 import { sqrt } from './rules/sqrt.ts';
@@ -56,6 +70,7 @@ export const RULES: readonly OpRule[] = [
   abs,
   add,
   averagePool,
+  batchNormalization,
   cast,
   clip,
   concat,
@@ -72,11 +87,15 @@ export const RULES: readonly OpRule[] = [
   gelu,
   gemm,
   globalAveragePool,
+  groupNormalization,
   hardSigmoid,
   hardSwish,
   identity,
+  instanceNormalization,
+  layerNormalization,
   leakyRelu,
   log,
+  logSoftmax,
   matMul,
   max,
   maxPool,
@@ -86,11 +105,20 @@ export const RULES: readonly OpRule[] = [
   pad,
   pow,
   reciprocal,
+  reduceL1,
+  reduceL2,
+  reduceLogSumExp,
+  reduceMax,
+  reduceMean,
+  reduceMin,
+  reduceSum,
+  reduceSumSquare,
   relu,
   reshape,
   resize,
   sigmoid,
   slice,
+  softmax,
   softplus,
   split,
   sqrt,

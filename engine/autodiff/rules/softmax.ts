@@ -1,0 +1,32 @@
+import { normAxis, reduce, trailingAxes } from '../reduction.ts';
+import type { OpRule, RuleContext } from '../rule.ts';
+
+/** y = softmax(x) along `axes`: dx = y (dy − Σ dy y). */
+function softmaxVjp(c: RuleContext, axes: number[]): void {
+  const b = c.b;
+  const [y, dy] = [c.output(0), c.dy()!];
+  const dot = reduce(b, 'ReduceSum', b.op('Mul', [dy, y]), axes, true);
+  c.setDx(0, b.op('Mul', [y, b.op('Sub', [dy, dot])]));
+}
+
+/**
+ * Before opset 13 softmax treats x as 2-D, [d0·…·d(axis−1), d(axis)·…], and normalises over all
+ * axes from `axis` (default 1) on; from 13 it normalises along the single axis (default −1).
+ */
+export const softmax: OpRule = {
+  op: 'Softmax',
+  differentiable: 'all',
+  versions: [
+    {
+      since: 1,
+      vjp: (c) => {
+        const rank = c.rank(c.input(0));
+        softmaxVjp(c, trailingAxes(normAxis(c, c.int('axis', 1), rank), rank));
+      },
+    },
+    {
+      since: 13,
+      vjp: (c) => softmaxVjp(c, [normAxis(c, c.int('axis', -1), c.rank(c.input(0)))]),
+    },
+  ],
+};

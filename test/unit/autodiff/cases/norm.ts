@@ -1,0 +1,258 @@
+import { float } from '../../../../engine/onnx/attributes.ts';
+import type { InputSpec, RuleCase } from '../harness.ts';
+
+const axesInput = (axes: number[]): InputSpec => ({ dims: [axes.length], kind: 'int64', values: axes });
+const weight = (dims: number[]): InputSpec => ({ dims, constant: true });
+const positive: [number, number] = [0.5, 2];
+
+/**
+ * Softmax family, normalisations and reductions. Ties of ReduceMax/Min are tested with pairs:
+ * a central difference at a two-way tie gives each position half of dy, as the even split does.
+ */
+export const cases: RuleCase[] = [
+  { name: 'Softmax last axis', op: 'Softmax', inputs: [{ dims: [2, 3, 4] }] },
+  { name: 'Softmax middle axis', op: 'Softmax', opset: 13, attrs: { axis: 1 }, inputs: [{ dims: [2, 3, 4] }] },
+  {
+    name: 'Softmax opset 11 coerced to 2-D from axis 1',
+    op: 'Softmax',
+    opset: 11,
+    inputs: [{ dims: [2, 3, 4] }],
+  },
+  {
+    name: 'Softmax opset 12 negative axis',
+    op: 'Softmax',
+    opset: 12,
+    attrs: { axis: -1 },
+    inputs: [{ dims: [2, 3, 4] }],
+  },
+  { name: 'LogSoftmax last axis', op: 'LogSoftmax', opset: 21, inputs: [{ dims: [3, 5] }] },
+  { name: 'LogSoftmax axis 0', op: 'LogSoftmax', attrs: { axis: 0 }, inputs: [{ dims: [3, 2, 2] }] },
+  {
+    name: 'LogSoftmax opset 11 coerced from axis 1',
+    op: 'LogSoftmax',
+    opset: 11,
+    inputs: [{ dims: [2, 2, 3] }],
+  },
+
+  {
+    name: 'LayerNormalization last axis with bias',
+    op: 'LayerNormalization',
+    inputs: [{ dims: [2, 3, 4] }, weight([4]), weight([4])],
+  },
+  {
+    name: 'LayerNormalization axis 1 no bias',
+    op: 'LayerNormalization',
+    attrs: { axis: 1, epsilon: float(1e-3) },
+    inputs: [{ dims: [2, 3, 4] }, weight([3, 4])],
+  },
+  {
+    name: 'LayerNormalization scale and bias as inputs',
+    op: 'LayerNormalization',
+    opset: 21,
+    attrs: { axis: -2 },
+    inputs: [{ dims: [2, 3, 4] }, { dims: [3, 4] }, { dims: [4] }],
+  },
+  {
+    name: 'GroupNormalization opset 18 per-group affine',
+    op: 'GroupNormalization',
+    opset: 18,
+    attrs: { num_groups: 2 },
+    dtype: 'float32',
+    inputs: [{ dims: [2, 4, 3] }, { dims: [2] }, { dims: [2] }],
+  },
+  {
+    name: 'GroupNormalization opset 21 per-channel affine',
+    op: 'GroupNormalization',
+    opset: 21,
+    attrs: { num_groups: 2, epsilon: float(1e-3) },
+    dtype: 'float32',
+    inputs: [{ dims: [2, 4, 2, 2] }, { dims: [4] }, { dims: [4] }],
+  },
+  {
+    name: 'InstanceNormalization',
+    op: 'InstanceNormalization',
+    dtype: 'float32',
+    inputs: [{ dims: [2, 3, 2, 3] }, { dims: [3] }, { dims: [3] }],
+  },
+  {
+    name: 'InstanceNormalization opset 11 weights',
+    op: 'InstanceNormalization',
+    opset: 11,
+    dtype: 'float32',
+    inputs: [{ dims: [1, 2, 5] }, weight([2]), weight([2])],
+  },
+  {
+    name: 'BatchNormalization running statistics as weights',
+    op: 'BatchNormalization',
+    opset: 15,
+    inputs: [
+      { dims: [2, 3, 2, 2] },
+      weight([3]),
+      weight([3]),
+      weight([3]),
+      { dims: [3], range: positive, constant: true },
+    ],
+  },
+  {
+    name: 'BatchNormalization opset 11 every input',
+    op: 'BatchNormalization',
+    opset: 11,
+    attrs: { epsilon: float(1e-2) },
+    inputs: [{ dims: [3, 2] }, { dims: [2] }, { dims: [2] }, { dims: [2] }, { dims: [2], range: positive }],
+  },
+
+  { name: 'ReduceSum all axes', op: 'ReduceSum', opset: 11, inputs: [{ dims: [2, 3] }] },
+  {
+    name: 'ReduceSum axes attribute keepdims 0',
+    op: 'ReduceSum',
+    opset: 12,
+    attrs: { axes: [0, -1], keepdims: 0 },
+    inputs: [{ dims: [2, 3, 4] }],
+  },
+  {
+    name: 'ReduceSum axes input keepdims 0',
+    op: 'ReduceSum',
+    opset: 13,
+    attrs: { keepdims: 0 },
+    inputs: [{ dims: [2, 3, 4] }, axesInput([1])],
+  },
+  {
+    name: 'ReduceSum empty axes noop',
+    op: 'ReduceSum',
+    attrs: { noop_with_empty_axes: 1 },
+    inputs: [{ dims: [2, 3] }, axesInput([])],
+  },
+  { name: 'ReduceSum no axes input reduces all', op: 'ReduceSum', attrs: { keepdims: 0 }, inputs: [{ dims: [2, 3] }] },
+  {
+    name: 'ReduceMean axes attribute',
+    op: 'ReduceMean',
+    opset: 17,
+    attrs: { axes: [-1] },
+    inputs: [{ dims: [2, 3, 4] }],
+  },
+  {
+    name: 'ReduceMean axes input keepdims 0',
+    op: 'ReduceMean',
+    opset: 18,
+    attrs: { keepdims: 0 },
+    inputs: [{ dims: [2, 3, 4] }, axesInput([0, 2])],
+  },
+  { name: 'ReduceMean opset 11 all axes', op: 'ReduceMean', opset: 11, inputs: [{ dims: [3, 2] }] },
+  {
+    name: 'ReduceMax axes attribute keepdims 0',
+    op: 'ReduceMax',
+    opset: 13,
+    attrs: { axes: [1], keepdims: 0 },
+    inputs: [{ dims: [2, 4, 3] }],
+  },
+  {
+    name: 'ReduceMax axes input with two-way ties',
+    op: 'ReduceMax',
+    opset: 18,
+    inputs: [{ dims: [2, 3], values: [0.5, 1.5, 1.5, -1, 0.3, -1.2] }, axesInput([1])],
+  },
+  {
+    name: 'ReduceMin all axes',
+    op: 'ReduceMin',
+    opset: 11,
+    attrs: { keepdims: 0 },
+    inputs: [{ dims: [3, 4] }],
+  },
+  {
+    name: 'ReduceMin axes input keepdims 0 with a two-way tie',
+    op: 'ReduceMin',
+    opset: 20,
+    attrs: { keepdims: 0 },
+    inputs: [{ dims: [3, 2], values: [0.2, -0.7, -0.7, 0.4, 1.1, 0.9] }, axesInput([0])],
+  },
+  {
+    name: 'ReduceL2 axes attribute',
+    op: 'ReduceL2',
+    opset: 13,
+    attrs: { axes: [1] },
+    inputs: [{ dims: [2, 3] }],
+  },
+  {
+    name: 'ReduceL2 axes input keepdims 0',
+    op: 'ReduceL2',
+    opset: 18,
+    attrs: { keepdims: 0 },
+    inputs: [{ dims: [2, 3, 2] }, axesInput([-1])],
+  },
+  {
+    name: 'ReduceSumSquare axes attribute',
+    op: 'ReduceSumSquare',
+    opset: 11,
+    attrs: { axes: [0], keepdims: 0 },
+    inputs: [{ dims: [2, 3] }],
+  },
+  {
+    name: 'ReduceSumSquare empty axes noop is x²',
+    op: 'ReduceSumSquare',
+    opset: 18,
+    attrs: { noop_with_empty_axes: 1 },
+    inputs: [{ dims: [2, 3] }],
+  },
+  {
+    name: 'ReduceL1 axes attribute',
+    op: 'ReduceL1',
+    opset: 17,
+    attrs: { axes: [1] },
+    inputs: [{ dims: [2, 3], avoid: [0] }],
+  },
+  {
+    name: 'ReduceL1 empty axes noop is |x|',
+    op: 'ReduceL1',
+    opset: 18,
+    attrs: { noop_with_empty_axes: 1 },
+    inputs: [{ dims: [2, 3], avoid: [0] }, axesInput([])],
+  },
+  {
+    name: 'ReduceL2 empty axes noop is |x|',
+    op: 'ReduceL2',
+    opset: 18,
+    attrs: { noop_with_empty_axes: 1 },
+    inputs: [{ dims: [2, 3], avoid: [0] }],
+  },
+  {
+    name: 'ReduceMean empty axes noop',
+    op: 'ReduceMean',
+    opset: 19,
+    attrs: { noop_with_empty_axes: 1 },
+    inputs: [{ dims: [2, 3] }, axesInput([])],
+  },
+  {
+    name: 'ReduceMax empty axes noop',
+    op: 'ReduceMax',
+    opset: 18,
+    attrs: { noop_with_empty_axes: 1 },
+    inputs: [{ dims: [2, 3] }],
+  },
+  {
+    name: 'ReduceLogSumExp empty axes noop',
+    op: 'ReduceLogSumExp',
+    opset: 18,
+    attrs: { noop_with_empty_axes: 1 },
+    inputs: [{ dims: [2, 3] }],
+  },
+  {
+    name: 'ReduceL1 axes input',
+    op: 'ReduceL1',
+    opset: 18,
+    attrs: { keepdims: 0 },
+    inputs: [{ dims: [2, 3], avoid: [0] }, axesInput([0])],
+  },
+  {
+    name: 'ReduceLogSumExp axes attribute',
+    op: 'ReduceLogSumExp',
+    opset: 13,
+    attrs: { axes: [0, 1], keepdims: 0 },
+    inputs: [{ dims: [2, 3, 2] }],
+  },
+  {
+    name: 'ReduceLogSumExp axes input',
+    op: 'ReduceLogSumExp',
+    opset: 18,
+    inputs: [{ dims: [2, 3] }, axesInput([1])],
+  },
+];
