@@ -14,18 +14,21 @@ function adjointWeights(c: RuleContext, w: string, group: number): string {
   if (stored) {
     const size = bytesPerElement(stored.dataType);
     const area = numel(k);
-    const raw = new Uint8Array(stored.raw.length);
+    // Where each kernel offset lands when every spatial axis is mirrored.
     const strides = k.map((_, i) => numel(k.slice(i + 1)));
+    const mirror = Array.from({ length: area }, (_, p) =>
+      k.reduce((q, n, a) => q + (n - 1 - (Math.floor(p / strides[a]!) % n)) * strides[a]!, 0),
+    );
+    const raw = new Uint8Array(stored.raw.length);
     for (let g = 0; g < group; g++)
       for (let o = 0; o < mg; o++)
         for (let i = 0; i < cg; i++) {
-          const from = ((g * mg + o) * cg + i) * area;
-          const to = ((g * cg + i) * mg + o) * area;
+          const from = ((g * mg + o) * cg + i) * area * size;
+          const to = ((g * cg + i) * mg + o) * area * size;
           for (let p = 0; p < area; p++) {
-            // Flipping every spatial axis maps flat offset p to its mirror along each axis.
-            let q = 0;
-            for (let a = 0; a < k.length; a++) q += (k[a]! - 1 - (Math.floor(p / strides[a]!) % k[a]!)) * strides[a]!;
-            raw.set(stored.raw.subarray((from + p) * size, (from + p + 1) * size), (to + q) * size);
+            const src = from + p * size;
+            const dst = to + mirror[p]! * size;
+            for (let byte = 0; byte < size; byte++) raw[dst + byte] = stored.raw[src + byte]!;
           }
         }
     return c.b.initializer({
