@@ -1,10 +1,13 @@
 import type { OpRule, VjpFunction } from './rule.ts';
 import { abs } from './rules/abs.ts';
 import { add } from './rules/add.ts';
+import { averagePool } from './rules/average-pool.ts';
 import { batchNormalization } from './rules/batch-normalization.ts';
 import { cast } from './rules/cast.ts';
 import { clip } from './rules/clip.ts';
 import { concat } from './rules/concat.ts';
+import { conv } from './rules/conv.ts';
+import { convTranspose } from './rules/conv-transpose.ts';
 import { div } from './rules/div.ts';
 import { dropout } from './rules/dropout.ts';
 import { einsum } from './rules/einsum.ts';
@@ -15,6 +18,7 @@ import { flatten } from './rules/flatten.ts';
 import { gather } from './rules/gather.ts';
 import { gelu } from './rules/gelu.ts';
 import { gemm } from './rules/gemm.ts';
+import { globalAveragePool } from './rules/global-average-pool.ts';
 import { groupNormalization } from './rules/group-normalization.ts';
 import { hardSigmoid } from './rules/hard-sigmoid.ts';
 import { hardSwish } from './rules/hard-swish.ts';
@@ -26,9 +30,11 @@ import { log } from './rules/log.ts';
 import { logSoftmax } from './rules/log-softmax.ts';
 import { matMul } from './rules/mat-mul.ts';
 import { max } from './rules/max.ts';
+import { maxPool } from './rules/max-pool.ts';
 import { min } from './rules/min.ts';
 import { mul } from './rules/mul.ts';
 import { neg } from './rules/neg.ts';
+import { pad } from './rules/pad.ts';
 import { pow } from './rules/pow.ts';
 import { reciprocal } from './rules/reciprocal.ts';
 import { reduceL1 } from './rules/reduce-l1.ts';
@@ -41,6 +47,7 @@ import { reduceSum } from './rules/reduce-sum.ts';
 import { reduceSumSquare } from './rules/reduce-sum-square.ts';
 import { relu } from './rules/relu.ts';
 import { reshape } from './rules/reshape.ts';
+import { resize } from './rules/resize.ts';
 import { sigmoid } from './rules/sigmoid.ts';
 import { slice } from './rules/slice.ts';
 import { softmax } from './rules/softmax.ts';
@@ -62,10 +69,13 @@ import { where } from './rules/where.ts';
 export const RULES: readonly OpRule[] = [
   abs,
   add,
+  averagePool,
   batchNormalization,
   cast,
   clip,
   concat,
+  conv,
+  convTranspose,
   div,
   dropout,
   einsum,
@@ -76,6 +86,7 @@ export const RULES: readonly OpRule[] = [
   gather,
   gelu,
   gemm,
+  globalAveragePool,
   groupNormalization,
   hardSigmoid,
   hardSwish,
@@ -87,9 +98,11 @@ export const RULES: readonly OpRule[] = [
   logSoftmax,
   matMul,
   max,
+  maxPool,
   min,
   mul,
   neg,
+  pad,
   pow,
   reciprocal,
   reduceL1,
@@ -102,6 +115,7 @@ export const RULES: readonly OpRule[] = [
   reduceSumSquare,
   relu,
   reshape,
+  resize,
   sigmoid,
   slice,
   softmax,

@@ -188,6 +188,12 @@ export async function directionalCheck(
     step?: number;
     seed?: string;
     gradientModel?: Model;
+    /**
+     * 'random' (default) or 'difference': v = the central difference of y along u itself, so that
+     * vᵀJu = |Ju|² adds up without cancellation and float32 rounding noise stays far below it
+     * (deep float32 models, whose small steps are needed to keep clear of ReLU/Clip kinks).
+     */
+    cotangent?: 'random' | 'difference';
   },
 ): Promise<DirectionalCheck> {
   const random = rng(options.seed ?? 'directional');
@@ -200,27 +206,40 @@ export async function directionalCheck(
   const backward = await openSession(gradientModel, {}, 'gradient model');
   const out = shapes.get(options.of)!;
   const outType = out.dataType === DataType.float32 ? 'float32' : 'float64';
-  const v = Array.from({ length: out.dims.reduce((a, b) => a * b, 1) }, () => random() * 2 - 1);
-  const grads = await backward.run({ ...options.feeds, [`d_${options.of}`]: tensor(outType, out.dims, v) });
+  const size = out.dims.reduce((a, b) => a * b, 1);
+  const randomV = Array.from({ length: size }, () => random() * 2 - 1);
   const directions = Object.fromEntries(
     options.wrt.map((x) => [x, Array.from({ length: options.feeds[x]!.data.length }, () => random() * 2 - 1)]),
   );
-  let analytic = 0;
-  for (const x of options.wrt) {
-    const g = grads[`d_${x}`]!;
-    directions[x]!.forEach((u, i) => (analytic += u * Number(g.data[i])));
-  }
   const h = options.step ?? (outType === 'float64' ? 1e-6 : 1e-3);
-  const along = async (sign: number): Promise<number> => {
+  // Inputs moved along ±u in their own dtype; the analytic side uses the step actually taken (float32
+  // rounding of x ± hu would otherwise dominate the error of a small step).
+  const moved = (sign: number): Record<string, HostTensor> => {
     const feeds = { ...options.feeds };
     for (const x of options.wrt) {
       const base = options.feeds[x]!;
-      const moved = Array.from(base.data as Float64Array, (d, i) => Number(d) + sign * h * directions[x]![i]!);
-      feeds[x] = tensor(base.type, base.dims, moved);
+      const values = Array.from(base.data as Float64Array, (d, i) => Number(d) + sign * h * directions[x]![i]!);
+      feeds[x] = tensor(base.type, base.dims, values);
     }
-    const y = await forward.run(feeds, [options.of]);
-    return weighted(y[options.of]!, Float64Array.from(v));
+    return feeds;
   };
-  const numeric = ((await along(1)) - (await along(-1))) / (2 * h);
+  const [up, down] = [moved(1), moved(-1)];
+  const output = async (feeds: Record<string, HostTensor>): Promise<HostTensor> =>
+    (await forward.run(feeds, [options.of]))[options.of]!;
+  const [plus, minus] = [await output(up), await output(down)];
+  const difference = Float64Array.from(
+    { length: size },
+    (_, i) => (Number(plus.data[i]) - Number(minus.data[i])) / (2 * h),
+  );
+  const v = options.cotangent === 'difference' ? Array.from(difference) : randomV;
+  const grads = await backward.run({ ...options.feeds, [`d_${options.of}`]: tensor(outType, out.dims, v) });
+  let analytic = 0;
+  for (const x of options.wrt) {
+    const g = grads[`d_${x}`]!;
+    const [p, m] = [up[x]!.data, down[x]!.data];
+    for (let i = 0; i < g.data.length; i++) analytic += ((Number(p[i]) - Number(m[i])) / (2 * h)) * Number(g.data[i]);
+  }
+  let numeric = 0;
+  v.forEach((vi, i) => (numeric += vi * difference[i]!));
   return { analytic, numeric, relError: Math.abs(analytic - numeric) / Math.max(1e-12, Math.abs(numeric)) };
 }

