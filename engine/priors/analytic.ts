@@ -7,7 +7,7 @@
 import { InputError } from '../errors.ts';
 import { DataType, GraphBuilder } from '../onnx/index.ts';
 import type { Model } from '../onnx/index.ts';
-import type { PriorManifest } from './bundle.ts';
+import type { ExtractorManifest, PriorManifest } from './bundle.ts';
 import type { ScheduleSpec } from './schedule.ts';
 import { DEFAULT_SCHEDULE, NoiseSchedule } from './schedule.ts';
 
@@ -264,4 +264,46 @@ export function symmetricEigen(S: Float64Array, D: number): { values: Float64Arr
       }
   }
   return { values: Float64Array.from({ length: D }, (_, i) => a[i * D + i]!), basis: q };
+}
+
+/** A linear extractor φ(x) = A·vec(x) (A row-major [features × size]) with the `l2` loss: fibers are affine subspaces. */
+export function linearExtractor(
+  A: Float64Array,
+  featureDim: number,
+  shape: readonly number[],
+  opset = 17,
+): { manifest: ExtractorManifest; model: Model } {
+  const D = shape.reduce((a, b) => a * b, 1);
+  if (A.length !== featureDim * D)
+    throw new InputError('A', `expected a ${featureDim}×${D} matrix, got ${A.length} values`);
+  const model: Model = {
+    irVersion: 8,
+    opsets: { '': opset },
+    producerName: 'fiberscope',
+    producerVersion: '',
+    metadata: {},
+    graph: {
+      name: 'linear',
+      nodes: [],
+      inputs: [{ name: 'pixels', dataType: F32, shape: ['N', ...shape] }],
+      outputs: [{ name: 'features', dataType: F32, shape: ['N', featureDim] }],
+      initializers: [],
+      valueInfo: [],
+    },
+  };
+  const b = GraphBuilder.forModel(model);
+  const flat = b.op('Reshape', ['pixels', b.int64s([-1, D], 'flat_shape')]);
+  b.op('MatMul', [flat, b.constant(F32, [D, featureDim], transpose(A, featureDim, D), 'A_t')], undefined, 'features');
+  return {
+    manifest: {
+      version: 1,
+      kind: 'extractor',
+      name: 'linear',
+      model: { file: 'linear.onnx', input: 'pixels', output: 'features' },
+      preprocess: [],
+      loss: 'l2',
+      metric: 'squared_l2',
+    },
+    model,
+  };
 }

@@ -2,13 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OnnxFiberObjective } from '../../../engine/guidance/compose.ts';
 import type { ExtractorManifest } from '../../../engine/priors/bundle.ts';
-import { gaussianPrior } from '../../../engine/priors/analytic.ts';
+import { gaussianPrior, linearExtractor } from '../../../engine/priors/analytic.ts';
 import type { FiberLossName } from '../../../engine/guidance/losses.ts';
 import { sampleFiber } from '../../../engine/guidance/sampler.ts';
 import { resolveSamplerOptions } from '../../../engine/guidance/options.ts';
 import { InputError } from '../../../engine/errors.ts';
 import { DiagonalGaussianObjective, lcg } from '../../helpers/diagonal-gaussian.ts';
-import { linearExtractorModel } from '../../helpers/linear-extractor.ts';
+
+const linearExtractorModel = (M: Float64Array, f: number, s: readonly number[]) => linearExtractor(M, f, s).model;
 
 const D = 16;
 const F = 5;
