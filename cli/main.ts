@@ -26,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   for (const spec of commands) {
     cli.command(spec.command, spec.describe, spec.builder ?? ((y) => y), async (args) => {
+      // yargs still calls the handler after reporting a validation failure (missing options).
+      if (code === EXIT.usage) return;
       code = await spec.run(args as Record<string, unknown>);
     });
   }

@@ -1,5 +1,7 @@
 import type { CommandSpec } from '../command.ts';
 import { planned } from '../command.ts';
+import { grad } from './grad.ts';
+import { models } from './models.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
@@ -10,6 +12,6 @@ export const commands: CommandSpec[] = [
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
   planned('report', 'Render the HTML report of a run'),
   planned('serve', 'Serve the dashboard of runs and live progress'),
-  planned('models', 'Inspect bundles and ONNX models (models inspect PATH)'),
-  planned('grad', 'Derive a gradient (VJP) graph of an ONNX model and save it'),
+  models,
+  grad,
 ];

@@ -6,6 +6,7 @@ import { clip } from './rules/clip.ts';
 import { concat } from './rules/concat.ts';
 import { div } from './rules/div.ts';
 import { dropout } from './rules/dropout.ts';
+import { einsum } from './rules/einsum.ts';
 import { erf } from './rules/erf.ts';
 import { exp } from './rules/exp.ts';
 import { expand } from './rules/expand.ts';
@@ -52,6 +53,7 @@ export const RULES: readonly OpRule[] = [
   concat,
   div,
   dropout,
+  einsum,
   erf,
   exp,
   expand,

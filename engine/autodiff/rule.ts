@@ -35,7 +35,7 @@ export interface RuleContext {
   shape(name: string): number[] | undefined;
   /** Static dims, or an error naming the node when they are unknown. */
   requireShape(name: string): number[];
-  /** Rank of a tensor (static), or an error naming the node. */
+  /** Rank of a tensor (from static shapes or declared value info), or an error naming the node. */
   rank(name: string): number;
   /** ONNX data type of a tensor. */
   dtype(name: string): number;

@@ -5,6 +5,7 @@ import { pruneModel } from '../onnx/compose.ts';
 import { DataType, cloneModel, defaultOpset, isFloat, makeTensor, tensorValues } from '../onnx/ir.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
 import { NO_GRADIENT_OPS } from './nograd.ts';
+import { inferRanks } from './ranks.ts';
 import { findRule, supportedOps } from './registry.ts';
 import type { OpRule, RuleContext } from './rule.ts';
 
@@ -21,6 +22,13 @@ export interface VjpOptions {
   wrt: readonly string[];
   /** Static shapes of tensors (e.g. from resolveShapes); without them rules emit Shape ops where they can. */
   shapes?: ReadonlyMap<string, StaticShape>;
+  /**
+   * 'input' (default): the cotangent is an input `d_<of>`. 'ones': it is all ones inside the graph, so the
+   * outputs are plain gradients of `of` (for a scalar loss: ∂loss/∂x) and no extra input is needed.
+   */
+  cotangent?: 'input' | 'ones';
+  /** Forward tensors to output as well, after `of` and before the gradients (e.g. a denoised estimate). */
+  alsoOutput?: readonly string[];
 }
 
 export const MIN_OPSET = 11;
@@ -37,7 +45,8 @@ function nodeLabel(n: Node): string {
 
 /**
  * Reverse-mode transform. Returns a model whose inputs are the original inputs plus `d_<of>`
- * (the cotangent, shaped like `of`) and whose outputs are `<of>` and `d_<x>` for each x in wrt.
+ * (the cotangent, shaped like `of`; absent with cotangent 'ones') and whose outputs are `<of>`,
+ * the `alsoOutput` tensors, and `d_<x>` for each x in wrt.
  * Only nodes between `of` and the wrt inputs are differentiated; weights get no gradient work.
  */
 export function vjp(model: Model, options: VjpOptions): Model {
@@ -48,27 +57,21 @@ export function vjp(model: Model, options: VjpOptions): Model {
       `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range`,
     );
   }
+  checkRequest(model, options.of, options.wrt);
   const g = model.graph;
   const { of, wrt } = options;
   const initNames = new Set(g.initializers.map((t) => t.name));
   const graphInputs = g.inputs.filter((v) => !initNames.has(v.name));
   const produced = new Set(g.nodes.flatMap((n) => n.outputs));
-  if (!produced.has(of) && !graphInputs.some((v) => v.name === of)) {
-    throw new InputError(of, `no such output in the model (outputs: ${g.outputs.map((v) => v.name).join(', ')})`);
-  }
-  if (wrt.length === 0) throw new InputError('wrt', 'name at least one input to differentiate with respect to');
-  for (const x of wrt) {
-    if (!graphInputs.some((v) => v.name === x)) {
-      throw new InputError(
-        x,
-        `not an input of the model (inputs: ${graphInputs.map((v) => v.name).join(', ')}); weights get no gradients`,
-      );
-    }
-  }
-  if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
 
   const shapes = staticShapes(model, options.shapes);
+  const knownRanks = new Map<string, number>();
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.shape) knownRanks.set(v.name, v.shape.length);
+  for (const [name, v] of shapes) knownRanks.set(name, v.dims.length);
   const constants = constantTensors(model);
+  const ranks = inferRanks(model, knownRanks, constants);
+  const declaredTypes = new Map<string, number>();
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
 
   // Forward sweep: which tensors depend differentiably on the wrt inputs.
   const active = new Set<string>(wrt);
@@ -81,7 +84,9 @@ export function vjp(model: Model, options: VjpOptions): Model {
     if (!idx.some((i) => active.has(n.inputs[i] ?? ''))) continue;
     activeNodes.add(n);
     for (const o of n.outputs) {
-      const dt = shapes.get(o)?.dataType;
+      // Integer and boolean results carry no gradient (a cast to int is piecewise constant).
+      const dt =
+        shapes.get(o)?.dataType ?? declaredTypes.get(o) ?? (n.opType === 'Cast' ? attrInt(n, 'to') : undefined);
       if (o && (dt === undefined || isFloat(dt))) active.add(o);
     }
   }
@@ -112,7 +117,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
 
   const out = cloneModel(model);
   const b = new GraphBuilder(out.graph, opset);
-  const interfaceNames = [gradName(of), ...wrt.map(gradName)];
+  const interfaceNames = [...(options.cotangent === 'ones' ? [] : [gradName(of)]), ...wrt.map(gradName)];
   for (const n of interfaceNames) {
     if (b.has(n))
       throw new InputError(n, 'the model already uses this name, which the gradient graph needs for its interface');
@@ -135,12 +140,13 @@ export function vjp(model: Model, options: VjpOptions): Model {
     summed.set(name, total);
     return total;
   };
-  contributions.set(of, [gradName(of)]);
+  const ones = options.cotangent === 'ones';
+  const seed = ones
+    ? b.op('ConstantOfShape', [b.op('Shape', [of])], { value: makeTensor('value', ofType || fallbackType, [1], [1]) })
+    : gradName(of);
+  contributions.set(of, [seed]);
 
-  const dtypeOf = (name: string): number =>
-    shapes.get(name)?.dataType ??
-    [...g.inputs, ...g.outputs, ...g.valueInfo].find((v) => v.name === name)?.dataType ??
-    fallbackType;
+  const dtypeOf = (name: string): number => shapes.get(name)?.dataType ?? declaredTypes.get(name) ?? fallbackType;
 
   for (const n of path) {
     const found = findRule(n.opType, opset)!;
@@ -180,7 +186,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
       requireShape: (name) =>
         shapes.get(name)?.dims ??
         fail(`needs the static shape of '${name}'; give input shapes (e.g. --shape) so that shapes can be resolved`),
-      rank: (name) => ctx.requireShape(name).length,
+      rank: (name) => ranks.get(name) ?? ctx.requireShape(name).length,
       dtype: dtypeOf,
       constValues: (name) => {
         const t = constants.get(name);
@@ -209,10 +215,41 @@ export function vjp(model: Model, options: VjpOptions): Model {
     const decl = graphInputs.find((v) => v.name === x)!;
     outputs.push({ name: gradName(x), dataType: decl.dataType, shape: decl.shape });
   }
-  out.graph.inputs.push({ name: gradName(of), dataType: ofType, shape: ofShape?.dims ?? ofDecl?.shape ?? null });
-  out.graph.outputs = outputs;
+  if (!ones)
+    out.graph.inputs.push({ name: gradName(of), dataType: ofType, shape: ofShape?.dims ?? ofDecl?.shape ?? null });
+  const known = new Map([...g.outputs, ...g.valueInfo].map((v) => [v.name, v]));
+  const extra = (options.alsoOutput ?? []).map((name) => {
+    if (!produced.has(name) && !graphInputs.some((v) => v.name === name)) {
+      throw new InputError(name, 'requested extra output is not a tensor of the model');
+    }
+    return (
+      known.get(name) ?? { name, dataType: shapes.get(name)?.dataType ?? 0, shape: shapes.get(name)?.dims ?? null }
+    );
+  });
+  out.graph.outputs = [outputs[0]!, ...extra, ...outputs.slice(1)];
   out.graph.valueInfo = [];
   return pruneModel(out, { keepInputs: true });
+}
+
+/** Refuses an unknown output, unknown or weight inputs, and an empty or repeated wrt list. */
+export function checkRequest(model: Model, of: string, wrt: readonly string[]): void {
+  const g = model.graph;
+  const initNames = new Set(g.initializers.map((t) => t.name));
+  const graphInputs = g.inputs.filter((v) => !initNames.has(v.name));
+  const produced = new Set(g.nodes.flatMap((n) => n.outputs));
+  if (!produced.has(of) && !graphInputs.some((v) => v.name === of)) {
+    throw new InputError(of, `no such output in the model (outputs: ${g.outputs.map((v) => v.name).join(', ')})`);
+  }
+  if (wrt.length === 0) throw new InputError('wrt', 'name at least one input to differentiate with respect to');
+  for (const x of wrt) {
+    if (!graphInputs.some((v) => v.name === x)) {
+      throw new InputError(
+        x,
+        `not an input of the model (inputs: ${graphInputs.map((v) => v.name).join(', ')}); weights get no gradients`,
+      );
+    }
+  }
+  if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
 }
 
 /** Sums a broadcast gradient back to a tensor's shape; static axes when shapes are known, else computed in the graph. */

@@ -29,42 +29,41 @@ export const matMul: OpRule = {
       since: 9,
       vjp: (c) => {
         const [a, b] = [c.input(0), c.input(1)];
-        const [aDims, bDims] = [c.requireShape(a), c.requireShape(b)];
+        const [rankA, rankB] = [c.rank(a), c.rank(b)];
         let dy = c.dy()!;
-        if (aDims.length === 1 && bDims.length === 1) {
+        if (rankA === 1 && rankB === 1) {
           if (c.needs(0)) c.setDx(0, c.b.op('Mul', [dy, b]));
           if (c.needs(1)) c.setDx(1, c.b.op('Mul', [dy, a]));
           return;
         }
-        let [a2, b2, a2Dims, b2Dims] = [a, b, aDims, bDims];
-        if (aDims.length === 1) {
+        const [rankA2, rankB2] = [Math.max(rankA, 2), Math.max(rankB, 2)];
+        let [a2, b2] = [a, b];
+        if (rankA === 1) {
           a2 = c.b.unsqueeze(a, [0]);
-          a2Dims = [1, ...aDims];
           dy = c.b.unsqueeze(dy, [-2]);
         }
-        if (bDims.length === 1) {
+        if (rankB === 1) {
           b2 = c.b.unsqueeze(b, [1]);
-          b2Dims = [...bDims, 1];
           dy = c.b.unsqueeze(dy, [-1]);
         }
-        const batch = broadcastDims(a2Dims.slice(0, -2), b2Dims.slice(0, -2));
+        // Batch dims broadcast only when an operand has rank > 2; static shapes give constant axes, else the
+        // driver's in-graph reduction sums them.
+        const [aDims, bDims] = [c.shape(a), c.shape(b)];
+        const batchOf = (d: number[], rank: number): number[] => (rank > 2 ? d.slice(0, -2) : []);
+        const batch = aDims && bDims ? broadcastDims(batchOf(aDims, rankA), batchOf(bDims, rankB)) : undefined;
+        const reduce = (grad: string, x: string, dims: number[] | undefined, rank: number): string => {
+          if (rankA <= 2 && rankB <= 2) return grad;
+          return c.reduceToShape(grad, x, batch && dims ? [...batch, ...dims.slice(rank === 1 ? 0 : -2)] : undefined);
+        };
         if (c.needs(0)) {
-          let da = c.b.op('MatMul', [dy, swapLast(c, b2, b2Dims.length)]);
-          let daDims = [...batch, ...a2Dims.slice(-2)];
-          if (aDims.length === 1) {
-            da = c.b.squeeze(da, [daDims.length - 2]);
-            daDims = [...batch, ...aDims];
-          }
-          c.setDx(0, c.reduceToShape(da, a, daDims));
+          let da = c.b.op('MatMul', [dy, swapLast(c, b2, rankB2)]);
+          if (rankA === 1) da = c.b.squeeze(da, [-2]);
+          c.setDx(0, reduce(da, a, aDims, rankA));
         }
         if (c.needs(1)) {
-          let db = c.b.op('MatMul', [swapLast(c, a2, a2Dims.length), dy]);
-          let dbDims = [...batch, ...b2Dims.slice(-2)];
-          if (bDims.length === 1) {
-            db = c.b.squeeze(db, [dbDims.length - 1]);
-            dbDims = [...batch, ...bDims];
-          }
-          c.setDx(1, c.reduceToShape(db, b, dbDims));
+          let db = c.b.op('MatMul', [swapLast(c, a2, rankA2), dy]);
+          if (rankB === 1) db = c.b.squeeze(db, [-1]);
+          c.setDx(1, reduce(db, b, bDims, rankB));
         }
       },
     },

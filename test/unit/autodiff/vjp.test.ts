@@ -103,6 +103,65 @@ test('without static shapes, broadcasting is undone in the graph (opset 13+)', a
   assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
 });
 
+test('batched MatMul with a symbolic batch dim differentiates without static shapes', async () => {
+  const { m, b } = model(13, [
+    { name: 'a', dataType: F64, shape: ['n', 1, 2, 3] },
+    { name: 'c', dataType: F64, shape: [2, 3, 2] },
+  ]);
+  b.op('MatMul', ['a', 'c'], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['a', 'c'] });
+  const values = (k: number): number[] => Array.from({ length: k }, (_, i) => Math.sin(i + 1));
+  const feeds = { a: tensor('float64', [2, 1, 2, 3], values(12)), c: tensor('float64', [2, 3, 2], values(12)) };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['a', 'c'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
+test("cotangent 'ones' builds the seed in the graph; alsoOutput exposes forward tensors", async () => {
+  const m = fanOutModel();
+  const tanh = m.graph.nodes.find((n) => n.opType === 'Tanh')!.outputs[0]!;
+  const seeded = vjp(m, { of: 'y', wrt: ['x'], cotangent: 'ones', alsoOutput: [tanh] });
+  assert.deepEqual(
+    seeded.graph.inputs.map((v) => v.name),
+    ['x', 'unused'],
+  );
+  assert.deepEqual(
+    seeded.graph.outputs.map((v) => v.name),
+    ['y', tanh, 'd_x'],
+  );
+  const unused = tensor('float64', [4]);
+  const a = await (await openSession(seeded)).run({ x: x0, unused });
+  const b = await (
+    await openSession(vjp(m, { of: 'y', wrt: ['x'] }))
+  ).run({ x: x0, unused, d_y: tensor('float64', [2, 3], [1, 1, 1, 1, 1, 1]) });
+  assert.deepEqual([...a['d_x']!.data], [...b['d_x']!.data]);
+  assert.deepEqual([...a[tanh]!.dims], [2, 3]);
+  assert.throws(() => vjp(m, { of: 'y', wrt: ['x'], alsoOutput: ['nope'] }), /nope.*not a tensor of the model/);
+});
+
+test('ranks propagate through intermediate tensors when dims are symbolic', async () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: F64, shape: ['n', 3] }]);
+  const w = b.constant(F64, [3, 3], [0.5, -0.2, 0.1, 0.3, 0.8, -0.4, 0.2, 0.1, 0.6], 'W');
+  const h = b.op('Tanh', [b.op('MatMul', ['x', w])]);
+  const t = b.op('Transpose', [b.op('Unsqueeze', [h, b.int64s([0])])]);
+  b.op('MatMul', [b.op('Transpose', [t]), w], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['x'] });
+  const feeds = { x: tensor('float64', [2, 3], [0.1, 0.2, -0.3, 0.4, -0.5, 0.6]) };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['x'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
+test('a cast to an integer type stops the gradient even without static shapes', async () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: F64, shape: ['n'] }]);
+  const rounded = b.op('Cast', [b.op('Cast', ['x'], { to: DataType.int64 })], { to: F64 });
+  b.op('Add', [b.op('Mul', ['x', 'x']), rounded], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const s = await openSession(vjp(m, { of: 'y', wrt: ['x'] }));
+  const out = await s.run({ x: tensor('float64', [2], [1.5, -2.5]), d_y: tensor('float64', [2], [1, 1]) });
+  assert.deepEqual([...out['d_x']!.data], [3, -5]);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});

@@ -147,4 +147,17 @@ export const cases: RuleCase[] = [
     op: 'Where',
     inputs: [{ dims: [2, 3], kind: 'bool', values: [1, 0, 1, 0, 0, 1] }, { dims: [2, 3] }, { dims: [3] }],
   },
+  { name: 'Mul opset 21', op: 'Mul', opset: 21, inputs: [{ dims: [2, 3] }, { dims: [2, 1] }] },
+  {
+    name: 'Pow int64 exponent',
+    op: 'Pow',
+    opset: 15,
+    inputs: [{ dims: [2, 3] }, { dims: [], kind: 'int64', values: [3] }],
+  },
+  {
+    name: 'Where opset 21',
+    op: 'Where',
+    opset: 21,
+    inputs: [{ dims: [3], kind: 'bool', values: [0, 1, 1] }, { dims: [2, 3] }, { dims: [] }],
+  },
 ];

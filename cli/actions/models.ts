@@ -1,0 +1,74 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { summarizeModel } from '../../engine/autodiff/coverage.ts';
+import type { ModelSummary } from '../../engine/autodiff/coverage.ts';
+import { InputError, NotAvailableError } from '../../engine/errors.ts';
+import { loadModel } from '../../engine/onnx/model.ts';
+import { EXIT } from '../exit.ts';
+
+export interface InspectOptions {
+  json: boolean;
+  out?: NodeJS.WritableStream;
+}
+
+/**
+ * Inspectors by kind of path. A bundle folder (fiberscope.json) is inspected by the bundle code;
+ * until it registers here with `registerBundleInspector`, bundles are refused clearly.
+ */
+type Inspector = (path: string, options: InspectOptions) => Promise<number>;
+let bundleInspector: Inspector | undefined;
+
+export function registerBundleInspector(inspector: Inspector): void {
+  bundleInspector = inspector;
+}
+
+export async function inspectPath(path: string, options: InspectOptions): Promise<number> {
+  if (!existsSync(path))
+    throw new InputError(path, 'no such file or folder; expected an .onnx file or a bundle folder');
+  if (statSync(path).isDirectory()) {
+    if (!existsSync(join(path, 'fiberscope.json'))) {
+      throw new InputError(
+        path,
+        'a folder without fiberscope.json is not a bundle; pass an .onnx file or a bundle folder',
+      );
+    }
+    if (!bundleInspector)
+      throw new NotAvailableError('bundle inspection is not yet available in this version of fiberscope');
+    return bundleInspector(path, options);
+  }
+  return inspectOnnxFile(path, options);
+}
+
+function dims(d: ModelSummary['inputs'][number]['dims']): string {
+  return d ? `[${d.map((x) => x ?? '?').join(', ')}]` : '[?]';
+}
+
+export async function inspectOnnxFile(path: string, options: InspectOptions): Promise<number> {
+  const out = options.out ?? process.stdout;
+  const summary = summarizeModel(loadModel(path));
+  if (options.json) {
+    out.write(`${JSON.stringify({ path, ...summary })}\n`);
+    return EXIT.ok;
+  }
+  const lines = [
+    `${path}`,
+    `  ir ${summary.irVersion}, opsets ${Object.entries(summary.opsets)
+      .map(([d, v]) => `${d || 'ai.onnx'} ${v}`)
+      .join(', ')}${summary.producer ? `, produced by ${summary.producer}` : ''}`,
+    `  ${summary.nodes} nodes, ${summary.initializers.count} initializers (${(summary.initializers.bytes / 1e6).toFixed(1)} MB)`,
+    `  inputs:  ${summary.inputs.map((v) => `${v.name} ${v.type}${dims(v.dims)}`).join(', ')}`,
+    `  outputs: ${summary.outputs.map((v) => `${v.name} ${v.type}${dims(v.dims)}`).join(', ')}`,
+    '  operators (count, gradient):',
+    ...summary.operators.map(
+      (o) =>
+        `    ${(o.domain ? `${o.domain}::${o.op}` : o.op).padEnd(28)} ${String(o.count).padStart(5)}  ${o.gradient}`,
+    ),
+    summary.missing.length
+      ? `  gradient: no rule for ${summary.missing.join(', ')} (fine only where they do not lie between a differentiated output and input)`
+      : '  gradient: every operator is covered',
+  ];
+  if (!summary.opsetSupported)
+    lines.push('  gradient: the default opset is outside 11–21, which `fiberscope grad` refuses');
+  out.write(`${lines.join('\n')}\n`);
+  return EXIT.ok;
+}

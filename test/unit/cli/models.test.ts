@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../../../cli/main.ts';
+import { captureStdout, tempDir, writeModel } from './fixtures.ts';
+
+test('models inspect lists operators with counts, opsets and gradient coverage', async () => {
+  const dir = tempDir();
+  writeModel(join(dir, 'm.onnx'), { sideOp: 'Sin' });
+  const r = await captureStdout(() => main(['models', 'inspect', join(dir, 'm.onnx')]));
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /opsets ai\.onnx 17/);
+  assert.match(r.stdout, /MatMul\s+1\s+rule/);
+  assert.match(r.stdout, /Sin\s+1\s+missing/);
+  assert.match(r.stdout, /no rule for Sin/);
+});
+
+test('models inspect --json is machine-readable', async () => {
+  const dir = tempDir();
+  writeModel(join(dir, 'm.onnx'));
+  const r = await captureStdout(() => main(['models', 'inspect', join(dir, 'm.onnx'), '--json']));
+  const report = JSON.parse(r.stdout) as {
+    operators: { op: string; count: number; gradient: string }[];
+    missing: string[];
+  };
+  assert.deepEqual(
+    report.operators.map((o) => [o.op, o.count, o.gradient]),
+    [
+      ['MatMul', 1, 'rule'],
+      ['Mul', 1, 'rule'],
+      ['Tanh', 1, 'rule'],
+    ],
+  );
+  assert.deepEqual(report.missing, []);
+});
+
+test('models inspect refuses missing paths, non-bundle folders and non-models (exit 2)', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'notes.onnx'), 'hello');
+  mkdirSync(join(dir, 'bundle'));
+  writeFileSync(join(dir, 'bundle', 'fiberscope.json'), '{}');
+  assert.equal(await main(['models', 'inspect', join(dir, 'absent.onnx')]), 2);
+  assert.equal(await main(['models', 'inspect', dir]), 2);
+  assert.equal(await main(['models', 'inspect', join(dir, 'notes.onnx')]), 2);
+  assert.equal(await main(['models', 'inspect', join(dir, 'bundle')]), 2);
+  assert.equal(await main(['models', 'list', join(dir, 'notes.onnx')]), 2);
+});
