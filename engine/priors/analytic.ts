@@ -7,7 +7,7 @@
 import { InputError } from '../errors.ts';
 import { DataType, GraphBuilder } from '../onnx/index.ts';
 import type { Model } from '../onnx/index.ts';
-import type { PriorManifest } from './bundle.ts';
+import type { ExtractorManifest, PriorManifest } from './bundle.ts';
 import type { ScheduleSpec } from './schedule.ts';
 import { DEFAULT_SCHEDULE, NoiseSchedule } from './schedule.ts';
 
@@ -226,6 +226,77 @@ export function empiricalPrior(images: readonly Float32Array[], common: Analytic
   return prior;
 }
 
+export interface GaussianFlowSpec extends AnalyticCommon {
+  mean: Float64Array;
+  /** Per-coordinate standard deviations s_j of the data. */
+  stds: Float64Array;
+}
+
+/**
+ * A flow-matching prior for data N(μ, diag(s²)) on the linear path x_t = t·x₁ + (1−t)·x₀, x₀ ~ N(0, I):
+ * v(x, t) = E[x₁ − x₀ | x_t] = μ + (t s² − (1−t))/(t² s² + (1−t)²) · (x − tμ). Inputs `x`, `t` float32 [N].
+ */
+export function gaussianFlowPrior(spec: GaussianFlowSpec): AnalyticPrior {
+  const [c, h, w] = spec.shape;
+  const D = c * h * w;
+  if (spec.mean.length !== D || spec.stds.length !== D) throw new InputError('mean', `expected ${D} means and stds`);
+  const m: Model = {
+    irVersion: 8,
+    opsets: { '': spec.opset ?? 17 },
+    producerName: 'fiberscope',
+    producerVersion: '',
+    metadata: {},
+    graph: {
+      name: 'gaussian_flow',
+      nodes: [],
+      inputs: [
+        { name: 'x', dataType: F32, shape: ['N', c, h, w] },
+        { name: 't', dataType: F32, shape: ['N'] },
+      ],
+      outputs: [{ name: 'velocity', dataType: F32, shape: ['N', c, h, w] }],
+      initializers: [],
+      valueInfo: [],
+    },
+  };
+  const b = GraphBuilder.forModel(m);
+  const one = b.scalar(1, F32);
+  const t = b.unsqueeze('t', [1]);
+  const s = b.op('Sub', [one, t]);
+  const mu = b.constant(F32, [1, D], spec.mean, 'mu');
+  const s2 = b.constant(
+    F32,
+    [1, D],
+    spec.stds.map((v) => v * v),
+    'variances',
+  );
+  const flat = b.op('Reshape', ['x', b.int64s([-1, D], 'flat_shape')]);
+  const centred = b.op('Sub', [flat, b.op('Mul', [t, mu])]);
+  const ts2 = b.op('Mul', [t, s2]);
+  const denom = b.op('Add', [b.op('Mul', [t, ts2]), b.op('Mul', [s, s])]);
+  const gain = b.op('Div', [b.op('Sub', [ts2, s]), denom]);
+  const v = b.op('Add', [mu, b.op('Mul', [gain, centred])]);
+  b.op('Reshape', [v, b.int64s([-1, c, h, w], 'image_shape')], undefined, 'velocity');
+  return {
+    model: m,
+    manifest: {
+      version: 1,
+      kind: 'prior',
+      type: 'flow',
+      name: 'gaussian_flow',
+      denoiser: {
+        file: 'gaussian_flow.onnx',
+        input: 'x',
+        timestep: 't',
+        output: 'velocity',
+        prediction: 'velocity',
+        varianceChannels: false,
+      },
+      image: { channels: c, height: h, width: w, range: spec.range ?? [-1, 1] },
+      clip: spec.clip ?? null,
+    },
+  };
+}
+
 /** Eigen-decomposition of a symmetric D×D matrix (cyclic Jacobi): S = Q·diag(values)·Qᵀ, Q's columns orthonormal. */
 export function symmetricEigen(S: Float64Array, D: number): { values: Float64Array; basis: Float64Array } {
   const a = Float64Array.from(S);
@@ -264,4 +335,46 @@ export function symmetricEigen(S: Float64Array, D: number): { values: Float64Arr
       }
   }
   return { values: Float64Array.from({ length: D }, (_, i) => a[i * D + i]!), basis: q };
+}
+
+/** A linear extractor φ(x) = A·vec(x) (A row-major [features × size]) with the `l2` loss: fibers are affine subspaces. */
+export function linearExtractor(
+  A: Float64Array,
+  featureDim: number,
+  shape: readonly number[],
+  opset = 17,
+): { manifest: ExtractorManifest; model: Model } {
+  const D = shape.reduce((a, b) => a * b, 1);
+  if (A.length !== featureDim * D)
+    throw new InputError('A', `expected a ${featureDim}×${D} matrix, got ${A.length} values`);
+  const model: Model = {
+    irVersion: 8,
+    opsets: { '': opset },
+    producerName: 'fiberscope',
+    producerVersion: '',
+    metadata: {},
+    graph: {
+      name: 'linear',
+      nodes: [],
+      inputs: [{ name: 'pixels', dataType: F32, shape: ['N', ...shape] }],
+      outputs: [{ name: 'features', dataType: F32, shape: ['N', featureDim] }],
+      initializers: [],
+      valueInfo: [],
+    },
+  };
+  const b = GraphBuilder.forModel(model);
+  const flat = b.op('Reshape', ['pixels', b.int64s([-1, D], 'flat_shape')]);
+  b.op('MatMul', [flat, b.constant(F32, [D, featureDim], transpose(A, featureDim, D), 'A_t')], undefined, 'features');
+  return {
+    manifest: {
+      version: 1,
+      kind: 'extractor',
+      name: 'linear',
+      model: { file: 'linear.onnx', input: 'pixels', output: 'features' },
+      preprocess: [],
+      loss: 'l2',
+      metric: 'squared_l2',
+    },
+    model,
+  };
 }

@@ -2,13 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OnnxFiberObjective } from '../../../engine/guidance/compose.ts';
 import type { ExtractorManifest } from '../../../engine/priors/bundle.ts';
-import { gaussianPrior } from '../../../engine/priors/analytic.ts';
+import { gaussianPrior, linearExtractor } from '../../../engine/priors/analytic.ts';
 import type { FiberLossName } from '../../../engine/guidance/losses.ts';
 import { sampleFiber } from '../../../engine/guidance/sampler.ts';
 import { resolveSamplerOptions } from '../../../engine/guidance/options.ts';
 import { InputError } from '../../../engine/errors.ts';
+import { DataType, GraphBuilder } from '../../../engine/onnx/index.ts';
 import { DiagonalGaussianObjective, lcg } from '../../helpers/diagonal-gaussian.ts';
-import { linearExtractorModel } from '../../helpers/linear-extractor.ts';
+
+const linearExtractorModel = (M: Float64Array, f: number, s: readonly number[]) => linearExtractor(M, f, s).model;
 
 const D = 16;
 const F = 5;
@@ -178,4 +180,26 @@ test('ONNX sampling: same seed bit-identical across runs and batch sizes 1 vs K;
   }
   const reference = await sampleFiber(ref, [q], opts);
   assertClose(batch.samples, reference.samples, 2e-3, 'ONNX vs TypeScript samples');
+});
+
+test('variance channels: the second half of the output reaches learned_range; the DINOv2 preset runs end to end', async () => {
+  const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), clip: [-1.5, 1.5] });
+  const m = prior.model;
+  const b = GraphBuilder.forModel(m);
+  const v = b.op('Add', [b.op('Mul', ['eps', b.scalar(0, DataType.float32)]), b.scalar(0.2, DataType.float32)]);
+  b.op('Concat', ['eps', v], { axis: 1 }, 'out');
+  m.graph.outputs = [{ name: 'out', dataType: DataType.float32, shape: ['N', 2, 4, 4] }];
+  const manifest = {
+    ...prior.manifest,
+    denoiser: { ...prior.manifest.denoiser, output: 'out', varianceChannels: true },
+  };
+  const obj = await OnnxFiberObjective.create({ manifest, denoiser: m }, extractor('l2'));
+  const p = await obj.predict(x, 300, B);
+  assert.ok(p.variance && p.variance.length === B * D && p.variance.every((val) => Math.abs(val - 0.2) < 1e-6));
+  const ref = new DiagonalGaussianObjective({ mean, std, A, featureDim: F, clip: [-1.5, 1.5], loss: 'l2' });
+  assertClose(p.out, (await ref.predict(x, 300, B)).out, 1e-4, 'ε half');
+  const opts = resolveSamplerOptions({ preset: 'imagenet-dinov2', steps: 25, lr: 0.05, seed: 2n }, obj.prior);
+  const res = await sampleFiber(obj, [{ imageId: 'v', image: x.subarray(0, D), sampleIndices: [0, 1] }], opts);
+  assert.equal(res.method.update, 'ancestral/learned_range/as-released');
+  assert.ok(res.samples.every(Number.isFinite));
 });

@@ -119,3 +119,44 @@ test('nearest probe, none when the query itself is closer, firing rates', () => 
   assert.equal(rates.get('rot90'), 0);
   assert.equal(rates.size, PROBE_NAMES.length + 1);
 });
+
+test('evaluateSamples: per-sample metric, probes and per-image diversity and nearest neighbour', async () => {
+  const { evaluateSamples } = await import('../../../engine/metrics/evaluate.ts');
+  const shape: ChwShape = [1, 2, 2];
+  const query = Float32Array.from([0.1, 0.2, 0.3, 0.4]);
+  const mirrored = Float32Array.from([0.2, 0.1, 0.4, 0.3]);
+  const result = {
+    items: [
+      { imageId: 'a', sampleIndex: 0, query: 0 },
+      { imageId: 'a', sampleIndex: 1, query: 0 },
+    ],
+    samples: Float32Array.from([...mirrored, ...query]),
+    features: Float32Array.from([1, 2, 3, 3]),
+    queryFeatures: Float32Array.from([1, 1, 1, 1]),
+    cost: Float64Array.from([0.5, 0.25]),
+    lastInnerCost: Float64Array.from([0, 0]),
+    nfe: { denoiserForward: 0, denoiserBackward: 0, extractorForward: 0, extractorBackward: 0 },
+    method: { variant: 'ndtm' as const, update: 'x', steps: 1, innerSteps: 1, output: 'x0' as const, seed: '0' },
+  };
+  const refs = [
+    { id: 'a', features: [1, 1] },
+    { id: 'b', features: [2, 3] },
+  ];
+  const out = evaluateSamples(result, [{ imageId: 'a', image: query }], {
+    metric: 'squared_l2',
+    shape,
+    range: [0, 1],
+    references: refs,
+  });
+  assert.equal(out.samples[0]!.fiberMetric, 1);
+  assert.equal(out.samples[1]!.fiberMetric, 8);
+  assert.equal(out.samples[0]!.nearestProbe, 'hflip');
+  assert.equal(out.samples[1]!.nearestProbe, 'none');
+  assert.ok(Math.abs(out.samples[0]!.probes['hflip']!) < 1e-7);
+  assert.ok(Number.isNaN(out.samples[0]!.probes['shift_right']!)); // too small to shift by 1/8
+  const img = out.images[0]!;
+  assert.equal(img.samples, 2);
+  assert.ok(Math.abs(img.diversity - 0.1) < 1e-6);
+  assert.equal(img.meanCost, 0.375);
+  assert.deepEqual([img.nearestNeighbour, img.nearestNeighbourId], [5, 'b']);
+});
