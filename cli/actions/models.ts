@@ -2,24 +2,13 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarizeModel } from '../../engine/autodiff/coverage.ts';
 import type { ModelSummary } from '../../engine/autodiff/coverage.ts';
-import { InputError, NotAvailableError } from '../../engine/errors.ts';
+import { InputError } from '../../engine/errors.ts';
 import { loadModel } from '../../engine/onnx/model.ts';
 import { EXIT } from '../exit.ts';
 
 export interface InspectOptions {
   json: boolean;
   out?: NodeJS.WritableStream;
-}
-
-/**
- * Inspectors by kind of path. A bundle folder (fiberscope.json) is inspected by the bundle code;
- * until it registers here with `registerBundleInspector`, bundles are refused clearly.
- */
-type Inspector = (path: string, options: InspectOptions) => Promise<number>;
-let bundleInspector: Inspector | undefined;
-
-export function registerBundleInspector(inspector: Inspector): void {
-  bundleInspector = inspector;
 }
 
 export async function inspectPath(path: string, options: InspectOptions): Promise<number> {
@@ -32,9 +21,8 @@ export async function inspectPath(path: string, options: InspectOptions): Promis
         'a folder without fiberscope.json is not a bundle; pass an .onnx file or a bundle folder',
       );
     }
-    if (!bundleInspector)
-      throw new NotAvailableError('bundle inspection is not yet available in this version of fiberscope');
-    return bundleInspector(path, options);
+    const { inspectBundle } = await import('./bundle.ts');
+    return inspectBundle(path, options);
   }
   return inspectOnnxFile(path, options);
 }

@@ -2,6 +2,7 @@ import type { CommandSpec } from '../command.ts';
 import { planned } from '../command.ts';
 import { audit } from './audit.ts';
 import { demo } from './demo.ts';
+import { report } from './report.ts';
 import { sample } from './sample.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
@@ -14,7 +15,7 @@ export const commands: CommandSpec[] = [
   planned('worker', 'Run a Temporal sampling or control worker'),
   planned('check', 'Regression gate: compare a run with a baseline, exit 1 on drift'),
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
-  planned('report', 'Render the HTML report of a run'),
+  report,
   planned('serve', 'Serve the dashboard of runs and live progress'),
   models,
   grad,
