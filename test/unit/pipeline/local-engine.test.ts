@@ -9,6 +9,8 @@ import { cachedPairLoader } from '../../../activities/pairs.ts';
 import { createRun } from '../../../activities/run.ts';
 import { sampleShard } from '../../../activities/sampling.ts';
 import type { NewRun } from '../../../activities/run.ts';
+import type { PairLoader } from '../../../activities/sampling.ts';
+import type { FiberObjective } from '../../../engine/guidance/objective.ts';
 import { demoExtractor } from '../../../engine/demo/build.ts';
 import { loadDigits } from '../../../engine/demo/mnist.ts';
 import { resolveSamplerOptions } from '../../../engine/guidance/options.ts';
@@ -141,4 +143,27 @@ test('a run id that exists is refused before anything is written', async () => {
   const before = await store.list('');
   await assert.rejects(createRun(store, spec({ runId: 'taken' })), /run 'taken' already exists/);
   assert.deepEqual(await store.list(''), before);
+});
+
+test('a sample that comes out NaN becomes an error row and the other samples go on', async () => {
+  const store = new FileStore(join(root, 'store-nan'));
+  // A real pair with one fault injected: the features of the second sample of the batch come out NaN.
+  const poisoned: PairLoader = async (config) => {
+    const pair = await loadPair(config);
+    const objective = Object.create(pair.objective) as FiberObjective;
+    let calls = 0;
+    objective.imageFeatures = async (images, batch) => {
+      const out = await pair.objective.imageFeatures(images, batch);
+      // Call 1 embeds the queries, call 2 the finished samples.
+      if (++calls === 2) out.fill(Number.NaN, pair.objective.featureDim, 2 * pair.objective.featureDim);
+      return out;
+    };
+    return { ...pair, objective };
+  };
+  await runLocalAudit(spec({ runId: 'nan', batchImages: 5, shardSize: 5 }), { store, loadPair: poisoned });
+  const rows = await rowsOf(store, 'nan');
+  const nan = rows.filter((r) => r.error?.includes('NaN'));
+  assert.deepEqual(nan.map((r) => [r.image_id, r.sample_index]), [['d1', 1]]);
+  assert.equal(rows.filter((r) => r.status === 'ok').length, 5, 'the other samples of the batch are kept');
+  assert.equal(nan[0]!.image_key, null);
 });
