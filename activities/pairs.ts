@@ -1,6 +1,7 @@
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
+import { localBundle } from '../store/bundles.ts';
 import type { LoadedPair, PairLoader, RunConfig } from './sampling.ts';
 
 /**
@@ -15,7 +16,8 @@ export function cachedPairLoader(runtime: RuntimeOptions = {}): PairLoader {
     let hit = cache.get(key);
     if (!hit) {
       hit = (async () => {
-        const [prior, extractor] = await Promise.all([loadPriorBundle(config.prior.path), loadExtractorBundle(config.extractor.path)]);
+        const [priorDir, extractorDir] = await Promise.all([localBundle(config.prior.path), localBundle(config.extractor.path)]);
+        const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
         const objective = await OnnxFiberObjective.create(prior, extractor, {
           runtime: { ...runtime, provider: config.provider as NonNullable<RuntimeOptions['provider']> },
           opsets: 'max',

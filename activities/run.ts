@@ -4,6 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { InputError } from '../engine/errors.ts';
 import type { SamplerOptions } from '../engine/guidance/options.ts';
 import { SCHEMA_VERSION } from '../store/tables.ts';
+import { localBundle } from '../store/bundles.ts';
 import { listDataset } from '../store/dataset.ts';
 import { runLayout } from '../store/layout.ts';
 import type { ObjectStore } from '../store/objects.ts';
@@ -30,14 +31,18 @@ export interface NewRun {
   limit?: number;
 }
 
-/** SHA-256 of every ONNX file in a bundle folder: the manifest records exactly which models ran. */
-export async function fingerprintBundle(dir: string): Promise<BundleRef> {
+/**
+ * SHA-256 of every ONNX file of a bundle (a folder or s3://bucket/prefix): the run manifest records
+ * exactly which models ran, and the spec as given so every worker can resolve it.
+ */
+export async function fingerprintBundle(spec: string): Promise<BundleRef> {
+  const dir = await localBundle(spec);
   const files = (await readdir(dir)).filter((f) => f.endsWith('.onnx') || f.endsWith('.onnx.data') || f === 'fiberscope.json').sort();
   const fingerprints: Record<string, string> = {};
   for (const f of files) fingerprints[f] = createHash('sha256').update(await readFile(join(dir, f))).digest('hex');
   const manifest = JSON.parse(await readFile(join(dir, 'fiberscope.json'), 'utf8')) as { name?: unknown };
   const id = typeof manifest.name === 'string' && manifest.name !== '' ? manifest.name : basename(resolve(dir));
-  return { path: resolve(dir), id, fingerprints };
+  return { path: spec.startsWith('s3://') ? spec : resolve(spec), id, fingerprints };
 }
 
 /** A sortable, readable run id: UTC time plus a short random tail. */

@@ -5,6 +5,7 @@ import type { RunSummary } from '../activities/summary.ts';
 import { NotAvailableError } from '../engine/errors.ts';
 import { priorInfo } from '../engine/priors/bundle.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
+import { localBundle } from '../store/bundles.ts';
 import { openStore } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { EXIT } from './exit.ts';
@@ -27,7 +28,8 @@ export async function auditLocally(args: AuditArgs, store: ObjectStore, label = 
     result = await runLocalAudit({ resume: args.resume }, opts);
   } else {
     // Bundles and options are validated before the run folder is created.
-    const [prior] = await Promise.all([loadPriorBundle(args.prior!), loadExtractorBundle(args.extractor!)]);
+    const [priorDir, extractorDir] = await Promise.all([localBundle(args.prior!), localBundle(args.extractor!)]);
+    const [prior] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
     const sampler = samplerOptionsFromArgs(args, priorInfo(prior.manifest));
     result = await runLocalAudit(
       {

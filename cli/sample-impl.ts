@@ -7,6 +7,7 @@ import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { priorInfo } from '../engine/priors/bundle.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import type { Provider } from '../engine/runtime/index.ts';
+import { localBundle } from '../store/bundles.ts';
 import { encodePng } from '../store/images.ts';
 import { writeNpy } from '../store/npy.ts';
 import { sampleRowsToIpc } from '../store/tables.ts';
@@ -17,7 +18,8 @@ import type { SampleArgs } from './commands/sample.ts';
 
 export async function runSample(args: SampleArgs): Promise<number> {
   // Everything the user gave is checked before any sampling starts.
-  const [prior, extractor] = await Promise.all([loadPriorBundle(args.prior), loadExtractorBundle(args.extractor)]);
+  const [priorDir, extractorDir] = await Promise.all([localBundle(args.prior), localBundle(args.extractor)]);
+  const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
   const info = priorInfo(prior.manifest);
   const options = samplerOptionsFromArgs(args, info);
   const probes = probesFromArgs(args);

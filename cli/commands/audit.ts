@@ -25,8 +25,8 @@ export const audit: CommandSpec = {
     samplerFlags(
       y
         .option('dataset', { type: 'string', describe: 'Folder of images (PNG/JPEG/.npy), a manifest (.txt/.jsonl) or s3://bucket/prefix' })
-        .option('prior', { type: 'string', describe: 'Prior bundle folder' })
-        .option('extractor', { type: 'string', describe: 'Extractor bundle folder (the model under audit)' })
+        .option('prior', { type: 'string', describe: 'Prior bundle: a folder or s3://bucket/prefix' })
+        .option('extractor', { type: 'string', describe: 'Extractor bundle (the model under audit): a folder or s3://bucket/prefix' })
         .option('out', { type: 'string', default: 'fiberscope-runs', describe: 'Store for run folders: a folder or s3://bucket/prefix' })
         .option('run-id', { type: 'string', describe: 'Run id (default: time + random suffix)' })
         .option('resume', { type: 'string', describe: 'Resume the run with this id: finished shards and batches are kept' })
