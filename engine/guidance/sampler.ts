@@ -190,7 +190,7 @@ export async function sampleFiber(
           for (let j = 0; j < xq.length; j++) xq[j] = t * queryStates[j]! + (1 - t) * xi[j]!;
         }
         const pq = await objective.predict(xq, t, B);
-        y = await objective.features(clampInPlace(estimate(xq, pq.out, t), clip), B);
+        y = await objective.features(clampInPlace(estimate(xq, pq.out, t), clip), B, clip);
         nfe.denoiserForward += 1;
         nfe.extractorForward += 1;
       }
@@ -207,7 +207,7 @@ export async function sampleFiber(
         if (options.variant === 'no-denoiser-jacobian') {
           const xp = axpy(x, g, u);
           const p = await objective.predict(xp, t, B);
-          const res = await objective.costGradX0!(estimate(xp, p.out, t), y, B, options.terminalWeight);
+          const res = await objective.costGradX0!(estimate(xp, p.out, t), y, B, options.terminalWeight, clip);
           nfe.denoiserForward += 1;
           nfe.extractorForward += 1;
           nfe.extractorBackward += 1;
@@ -226,6 +226,7 @@ export async function sampleFiber(
             weight: options.terminalWeight,
             tau: options.tau,
             epsRef,
+            clip,
           });
           nfe.denoiserForward += 1;
           nfe.denoiserBackward += 1;

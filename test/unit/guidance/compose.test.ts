@@ -47,6 +47,7 @@ function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, wh
 }
 
 const B = 3;
+const clip = [-1.5, 1.5] as const;
 const x = Float32Array.from({ length: B * D }, () => 2 * r());
 const u = Float32Array.from({ length: B * D }, () => r());
 const y = Float32Array.from({ length: B * F }, () => r());
@@ -57,7 +58,7 @@ test('composed graph = hand-derived reference: prediction, features, cost and �
     assert.equal(onnx.featureDim, F);
     for (const t of [999, 500, 20]) {
       assertClose((await onnx.predict(x, t, B)).out, (await ref.predict(x, t, B)).out, 1e-4, `${loss} ε t=${t}`);
-      const args = { x, u, gamma: 0.7, t, y, batch: B, weight: 2, tau: 0, epsRef: null };
+      const args = { x, u, gamma: 0.7, t, y, batch: B, weight: 2, tau: 0, epsRef: null, clip };
       const got = await onnx.costGrad(args);
       const want = await ref.costGrad(args);
       assertClose(got.cost, want.cost, 1e-4, `${loss} cost t=${t}`);
@@ -68,23 +69,34 @@ test('composed graph = hand-derived reference: prediction, features, cost and �
         y,
         B,
         2,
+        clip,
       );
       const wx = await ref.costGradX0(
         got.x0hat.map((v) => v * 1.3),
         y,
         B,
         2,
+        clip,
       );
       assertClose(gx.gradX0, wx.gradX0, 2e-4, `${loss} ∂/∂x̂₀ t=${t}`);
     }
-    assertClose(await onnx.features(x, B), await ref.features(x, B), 1e-4, `${loss} features (clamped)`);
+    assertClose(await onnx.features(x, B, clip), await ref.features(x, B, clip), 1e-4, `${loss} features (clamped)`);
+    // A clamp range given at run time (an options override) replaces the prior's.
+    const narrow = [-0.5, 0.5] as const;
+    assertClose(
+      await onnx.features(x, B, narrow),
+      await ref.features(x, B, narrow),
+      1e-4,
+      `${loss} features (override)`,
+    );
+    assertClose(await onnx.features(x, B, null), await ref.features(x, B, null), 1e-4, `${loss} features (no clamp)`);
   }
 });
 
 test('the τ term: τ|ε(x′) − ε_ref|² and its gradient', async () => {
   const { onnx, ref } = await pair('l2');
   const epsRef = Float32Array.from({ length: B * D }, () => r());
-  const args = { x, u, gamma: 1.1, t: 300, y, batch: B, weight: 1, tau: 0.05, epsRef };
+  const args = { x, u, gamma: 1.1, t: 300, y, batch: B, weight: 1, tau: 0.05, epsRef, clip };
   const got = await onnx.costGrad(args);
   const want = await ref.costGrad(args);
   assertClose(got.cost, want.cost, 1e-4, 'cost');
@@ -138,7 +150,7 @@ test('an operator without a gradient rule is refused naming the op; unknown name
   );
   assert.equal((await resized.imageFeatures(x, B)).length, B * F); // the forward runs
   await assert.rejects(
-    resized.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null }),
+    resized.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null, clip }),
     /Resize/,
   );
   await assert.rejects(
