@@ -215,3 +215,40 @@ test('variance channels: the second half of the output reaches learned_range; th
   assert.equal(res.method.update, 'ancestral/learned_range/as-released');
   assert.ok(res.samples.every(Number.isFinite));
 });
+
+test('v- and x₀-predicting denoisers are converted to ε in the graph (same ε, cost and gradient as the ε model)', async () => {
+  const base = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), clip: [-1.5, 1.5] });
+  const epsObj = await OnnxFiberObjective.create({ manifest: base.manifest, denoiser: base.model }, extractor('l2'));
+  for (const prediction of ['v', 'x0'] as const) {
+    const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), clip: [-1.5, 1.5] });
+    const m = prior.model;
+    const b = GraphBuilder.forModel(m);
+    const table = b.constant(
+      DataType.float32,
+      [1000],
+      Array.from({ length: 1000 }, (_, t) => epsObj.prior.schedule!.alphaBar(t)),
+    );
+    const ab = b.unsqueeze(b.op('Gather', [table, 't']), [1, 2, 3]);
+    const sa = b.op('Sqrt', [ab]);
+    const so = b.op('Sqrt', [b.op('Sub', [b.scalar(1, DataType.float32), ab])]);
+    const x0 = b.op('Div', [b.op('Sub', ['x', b.op('Mul', [so, 'eps'])]), sa]);
+    const out = prediction === 'x0' ? x0 : b.op('Sub', [b.op('Mul', [sa, 'eps']), b.op('Mul', [so, x0])]);
+    b.op('Identity', [out], undefined, 'out');
+    m.graph.outputs = [{ name: 'out', dataType: DataType.float32, shape: ['N', ...shape] }];
+    const manifest = { ...prior.manifest, denoiser: { ...prior.manifest.denoiser, output: 'out', prediction } };
+    const obj = await OnnxFiberObjective.create({ manifest, denoiser: m }, extractor('l2'));
+    for (const t of [700, 100]) {
+      assertClose(
+        (await obj.predict(x, t, B)).out,
+        (await epsObj.predict(x, t, B)).out,
+        2e-3,
+        `${prediction} ε t=${t}`,
+      );
+      const args = { x, u, gamma: 0.9, t, y, batch: B, weight: 1, tau: 0, epsRef: null, clip };
+      const got = await obj.costGrad(args);
+      const want = await epsObj.costGrad(args);
+      assertClose(got.cost, want.cost, 1e-3, `${prediction} cost t=${t}`);
+      assertClose(got.gradU, want.gradU, 2e-3, `${prediction} ∂/∂u t=${t}`);
+    }
+  }
+});
