@@ -23,7 +23,6 @@ export const DataType = {
   uint64: 13,
   bfloat16: 16,
 } as const;
-export type DataTypeName = keyof typeof DataType;
 
 const BYTES: Record<number, number> = {
   1: 4,

@@ -162,6 +162,27 @@ test('a cast to an integer type stops the gradient even without static shapes', 
   assert.deepEqual([...out['d_x']!.data], [3, -5]);
 });
 
+test('Concat and Gather with a symbolic batch dim differentiate without static shapes', async () => {
+  const { m, b } = model(17, [
+    { name: 'tokens', dataType: F64, shape: ['n', 3, 2] },
+    { name: 'cls', dataType: F64, shape: ['n', 1, 2] },
+  ]);
+  const all = b.op('Concat', ['cls', 'tokens'], { axis: 1 });
+  const picked = b.op('Gather', [all, b.constant(DataType.int64, [3], [0, 2, 2], 'idx')], { axis: 1 });
+  b.op('Mul', [picked, picked], undefined, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['tokens', 'cls'] });
+  assert.ok(dynamic.graph.nodes.some((n) => n.opType === 'ScatterElements'));
+  const values = (k: number): number[] => Array.from({ length: k }, (_, i) => Math.cos(i + 1));
+  const feeds = { tokens: tensor('float64', [2, 3, 2], values(12)), cls: tensor('float64', [2, 1, 2], values(4)) };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['tokens', 'cls'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+  const { m: old, b: ob } = model(13, [{ name: 'x', dataType: F64, shape: ['n', 2] }]);
+  ob.op('Gather', ['x', ob.constant(DataType.int64, [], [0], 'i')], { axis: 1 }, 'y');
+  old.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  refused(() => vjp(old, { of: 'y', wrt: ['x'] }), /static shape of 'x' below opset 16/);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});

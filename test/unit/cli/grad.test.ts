@@ -65,6 +65,16 @@ test('bad input exits 2 and writes nothing', async () => {
   await refusedWithoutWriting((d) => ['grad', '--model', m(d), '--of', 'y']);
 });
 
+test('--opset converts an old export before deriving', async () => {
+  const dir = tempDir();
+  writeModel(join(dir, 'old.onnx'), { opset: 9 });
+  const args = ['grad', '--model', join(dir, 'old.onnx'), '--of', 'y', '--wrt', 'x', '--out', join(dir, 'g.onnx')];
+  assert.equal(await main(args), 2);
+  assert.equal((await captureStdout(() => main([...args, '--opset', '11']))).code, 0);
+  assert.equal(loadModel(join(dir, 'g.onnx')).opsets[''], 11);
+  assert.equal(await main([...args, '--opset', '8']), 2);
+});
+
 test('--external-data writes the initializers beside the gradient model', async () => {
   const dir = tempDir();
   writeModel(join(dir, 'm.onnx'));
