@@ -40,8 +40,8 @@ export interface LoadedExtractor {
 
 export interface ComposeOptions {
   runtime?: RuntimeOptions;
-  /** `max` lets models of different opsets share a graph (the higher one is used); default `equal`. */
-  opsets?: 'equal' | 'max';
+  /** `upgrade` (default) converts the model of lower opset to the higher one when they differ; `equal` refuses. */
+  opsets?: 'equal' | 'upgrade';
 }
 
 /** The one input/output a manifest names, or the model's only one. */
@@ -72,7 +72,7 @@ class Assembly {
     name: string,
     opset: number,
     irVersion: number,
-    private readonly opsets: 'equal' | 'max',
+    private readonly opsets: 'equal' | 'upgrade',
   ) {
     this.model = {
       irVersion,
@@ -233,7 +233,7 @@ export class OnnxFiberObjective implements FiberObjective {
   private readonly extractorIO: { input: string; output: string };
   private readonly forward = new Map<string, Promise<ModelSession>>();
   private readonly gradients = new Map<string, Promise<ModelSession>>();
-  private readonly opsetPolicy: 'equal' | 'max';
+  private readonly opsetPolicy: 'equal' | 'upgrade';
 
   private constructor(
     private readonly priorBundle: LoadedPrior,
@@ -245,7 +245,7 @@ export class OnnxFiberObjective implements FiberObjective {
     this.loss = extractor.manifest.loss;
     this.stateDims = [...this.prior.stateShape];
     this.imageDims = [m.image.channels, m.image.height, m.image.width];
-    this.opsetPolicy = options.opsets ?? 'equal';
+    this.opsetPolicy = options.opsets ?? 'upgrade';
     const d = priorBundle.denoiser;
     this.denoiserIO = {
       input: ioName(d, 'input', m.denoiser.input, 'denoiser.input'),

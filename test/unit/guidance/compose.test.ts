@@ -252,3 +252,26 @@ test('v- and x₀-predicting denoisers are converted to ε in the graph (same ε
     }
   }
 });
+
+test('a prior and an extractor of different opsets compose (the lower one upgraded)', async () => {
+  const ref = new DiagonalGaussianObjective({ mean, std, A, featureDim: F, clip: [-1.5, 1.5], loss: 'cross_entropy' });
+  const args = { x, u, gamma: 0.7, t: 400, y, batch: B, weight: 1, tau: 0, epsRef: null, clip };
+  const want = await ref.costGrad(args);
+  for (const [priorOpset, extractorOpset] of [
+    [17, 13],
+    [18, 17],
+  ] as const) {
+    const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), opset: priorOpset });
+    const ext = { ...extractor('cross_entropy'), model: linearExtractor(A, F, shape, extractorOpset).model };
+    const obj = await OnnxFiberObjective.create({ manifest: prior.manifest, denoiser: prior.model }, ext);
+    const got = await obj.costGrad(args);
+    assertClose(got.cost, want.cost, 1e-4, `opsets ${priorOpset}/${extractorOpset} cost`);
+    assertClose(got.gradU, want.gradU, 2e-4, `opsets ${priorOpset}/${extractorOpset} gradient`);
+    await assert.rejects(
+      (
+        await OnnxFiberObjective.create({ manifest: prior.manifest, denoiser: prior.model }, ext, { opsets: 'equal' })
+      ).costGrad(args),
+      /opset/,
+    );
+  }
+});
