@@ -53,6 +53,8 @@ export interface FiberSamples {
   items: FiberItem[];
   /** [batch × image]: the last clamped estimate (output x0) or the last state, decoded for latent priors. */
   samples: Float32Array;
+  /** Per item: every value of the sample is finite (a NaN/Inf sample becomes an error row upstream). */
+  finite: boolean[];
   /** φ of the samples, [batch × featureDim]. */
   features: Float32Array;
   /** φ of each item's query, [batch × featureDim]. */
@@ -273,9 +275,12 @@ export async function sampleFiber(
   const features = await objective.imageFeatures(samples, B);
   nfe.extractorForward += 1;
   const cost = batchLoss(objective.loss, features, queryFeatures, B).map((v) => v * options.terminalWeight);
+  const size = samples.length / B;
+  const finite = items.map((_, b) => samples.subarray(b * size, (b + 1) * size).every(Number.isFinite));
   return {
     items,
     samples,
+    finite,
     features,
     queryFeatures,
     cost,
