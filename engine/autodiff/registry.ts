@@ -4,9 +4,11 @@ import { add } from './rules/add.ts';
 import { cast } from './rules/cast.ts';
 import { clip } from './rules/clip.ts';
 import { concat } from './rules/concat.ts';
+import { cos } from './rules/cos.ts';
 import { div } from './rules/div.ts';
 import { dropout } from './rules/dropout.ts';
 import { einsum } from './rules/einsum.ts';
+import { elu } from './rules/elu.ts';
 import { erf } from './rules/erf.ts';
 import { exp } from './rules/exp.ts';
 import { expand } from './rules/expand.ts';
@@ -21,20 +23,27 @@ import { leakyRelu } from './rules/leaky-relu.ts';
 import { log } from './rules/log.ts';
 import { matMul } from './rules/mat-mul.ts';
 import { max } from './rules/max.ts';
+import { mean } from './rules/mean.ts';
 import { min } from './rules/min.ts';
+import { mish } from './rules/mish.ts';
 import { mul } from './rules/mul.ts';
 import { neg } from './rules/neg.ts';
+import { pRelu } from './rules/p-relu.ts';
 import { pow } from './rules/pow.ts';
 import { reciprocal } from './rules/reciprocal.ts';
 import { relu } from './rules/relu.ts';
 import { reshape } from './rules/reshape.ts';
+import { selu } from './rules/selu.ts';
 import { sigmoid } from './rules/sigmoid.ts';
+import { sin } from './rules/sin.ts';
 import { slice } from './rules/slice.ts';
 import { softplus } from './rules/softplus.ts';
+import { softsign } from './rules/softsign.ts';
 import { split } from './rules/split.ts';
 import { sqrt } from './rules/sqrt.ts';
 import { squeeze } from './rules/squeeze.ts';
 import { sub } from './rules/sub.ts';
+import { sum } from './rules/sum.ts';
 import { tanh } from './rules/tanh.ts';
 import { tile } from './rules/tile.ts';
 import { transpose } from './rules/transpose.ts';
@@ -51,9 +60,11 @@ export const RULES: readonly OpRule[] = [
   cast,
   clip,
   concat,
+  cos,
   div,
   dropout,
   einsum,
+  elu,
   erf,
   exp,
   expand,
@@ -68,20 +79,27 @@ export const RULES: readonly OpRule[] = [
   log,
   matMul,
   max,
+  mean,
   min,
+  mish,
   mul,
   neg,
+  pRelu,
   pow,
   reciprocal,
   relu,
   reshape,
+  selu,
   sigmoid,
+  sin,
   slice,
   softplus,
+  softsign,
   split,
   sqrt,
   squeeze,
   sub,
+  sum,
   tanh,
   tile,
   transpose,
