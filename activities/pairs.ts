@@ -20,7 +20,6 @@ export function cachedPairLoader(runtime: RuntimeOptions = {}): PairLoader {
         const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
         const objective = await OnnxFiberObjective.create(prior, extractor, {
           runtime: { ...runtime, provider: config.provider as NonNullable<RuntimeOptions['provider']> },
-          opsets: 'max',
         });
         return { objective, metric: extractor.manifest.metric };
       })();

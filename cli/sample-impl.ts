@@ -32,7 +32,6 @@ export async function runSample(args: SampleArgs): Promise<number> {
   const [priorRef, extractorRef] = await Promise.all([fingerprintBundle(args.prior), fingerprintBundle(args.extractor)]);
   const objective = await OnnxFiberObjective.create(prior, extractor, {
     runtime: { provider: (args.provider ?? 'cpu') as Provider },
-    opsets: 'max',
   });
 
   const bar = progressBar('sampling', !args.json && Boolean(process.stderr.isTTY));

@@ -1,9 +1,10 @@
 import { renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { deriveGradient } from '../../engine/autodiff/derive.ts';
-import { checkRequest } from '../../engine/autodiff/vjp.ts';
+import { MAX_OPSET, MIN_OPSET, checkRequest } from '../../engine/autodiff/vjp.ts';
 import { InputError } from '../../engine/errors.ts';
 import { loadModel, saveModel } from '../../engine/onnx/model.ts';
+import { upgradeOpset } from '../../engine/onnx/opset.ts';
 import { EXIT } from '../exit.ts';
 
 export interface GradRequest {
@@ -13,6 +14,7 @@ export interface GradRequest {
   out: string;
   shape?: string[];
   'external-data'?: boolean;
+  opset?: number;
   json?: boolean;
 }
 
@@ -33,7 +35,14 @@ function parseShapes(specs: readonly string[], inputs: readonly string[]): Recor
 export async function deriveGradientModel(args: GradRequest): Promise<number> {
   if (resolve(args.out) === resolve(args.model))
     throw new InputError('--out', 'would overwrite the forward model; choose another path');
-  const model = loadModel(args.model);
+  const loaded = loadModel(args.model);
+  if (
+    args.opset !== undefined &&
+    !(Number.isInteger(args.opset) && args.opset >= MIN_OPSET && args.opset <= MAX_OPSET)
+  ) {
+    throw new InputError('--opset', `${args.opset} is not an opset from ${MIN_OPSET} to ${MAX_OPSET}`);
+  }
+  const model = args.opset === undefined ? loaded : upgradeOpset(loaded, args.opset);
   checkRequest(model, args.of, args.wrt);
   const init = new Set(model.graph.initializers.map((t) => t.name));
   const inputs = model.graph.inputs.filter((v) => !init.has(v.name)).map((v) => v.name);

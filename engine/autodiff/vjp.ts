@@ -54,7 +54,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
   if (opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new InputError(
       'model',
-      `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range`,
+      `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range${opset < MIN_OPSET ? ` or convert it first (upgradeOpset; fiberscope grad --opset ${MIN_OPSET})` : ''}`,
     );
   }
   checkRequest(model, options.of, options.wrt);

@@ -13,7 +13,15 @@ import { priorInfo } from '../priors/bundle.ts';
 import type { HostTensor, ModelSession, RuntimeOptions } from '../runtime/index.ts';
 import { openSession, resolveShapes, tensor } from '../runtime/index.ts';
 import type { FiberLossName } from './losses.ts';
-import type { CostGradArgs, CostGradResult, FiberObjective, Prediction, PriorInfo, X0GradResult } from './objective.ts';
+import type {
+  Clip,
+  CostGradArgs,
+  CostGradResult,
+  FiberObjective,
+  Prediction,
+  PriorInfo,
+  X0GradResult,
+} from './objective.ts';
 import { sizeOf } from './objective.ts';
 
 const F32 = DataType.float32;
@@ -32,8 +40,8 @@ export interface LoadedExtractor {
 
 export interface ComposeOptions {
   runtime?: RuntimeOptions;
-  /** `max` lets models of different opsets share a graph (the higher one is used); default `equal`. */
-  opsets?: 'equal' | 'max';
+  /** `upgrade` (default) converts the model of lower opset to the higher one when they differ; `equal` refuses. */
+  opsets?: 'equal' | 'upgrade';
 }
 
 /** The one input/output a manifest names, or the model's only one. */
@@ -64,7 +72,7 @@ class Assembly {
     name: string,
     opset: number,
     irVersion: number,
-    private readonly opsets: 'equal' | 'max',
+    private readonly opsets: 'equal' | 'upgrade',
   ) {
     this.model = {
       irVersion,
@@ -107,6 +115,12 @@ class Assembly {
     this.model.graph.outputs = this.model.graph.outputs.filter((v) => outputs.includes(v.name));
     return this.model;
   }
+}
+
+/** Clip bounds as graph feeds; no clamp is the widest float32 range. */
+function clipFeeds(clip: Clip): Record<string, HostTensor> {
+  const [lo, hi] = clip ?? [-3.4e38, 3.4e38];
+  return { clip_min: tensor('float32', [], [lo]), clip_max: tensor('float32', [], [hi]) };
 }
 
 /** Per-sample reduction Σ_j v[n, j] of a tensor viewed as [N, size] (a MatMul with ones, which has a gradient rule). */
@@ -219,7 +233,7 @@ export class OnnxFiberObjective implements FiberObjective {
   private readonly extractorIO: { input: string; output: string };
   private readonly forward = new Map<string, Promise<ModelSession>>();
   private readonly gradients = new Map<string, Promise<ModelSession>>();
-  private readonly opsetPolicy: 'equal' | 'max';
+  private readonly opsetPolicy: 'equal' | 'upgrade';
 
   private constructor(
     private readonly priorBundle: LoadedPrior,
@@ -231,7 +245,7 @@ export class OnnxFiberObjective implements FiberObjective {
     this.loss = extractor.manifest.loss;
     this.stateDims = [...this.prior.stateShape];
     this.imageDims = [m.image.channels, m.image.height, m.image.width];
-    this.opsetPolicy = options.opsets ?? 'equal';
+    this.opsetPolicy = options.opsets ?? 'upgrade';
     const d = priorBundle.denoiser;
     this.denoiserIO = {
       input: ioName(d, 'input', m.denoiser.input, 'denoiser.input'),
@@ -332,9 +346,9 @@ export class OnnxFiberObjective implements FiberObjective {
     return { pred: eps, estimate, ...(variance ? { variance } : {}) };
   }
 
-  private emitClip(b: GraphBuilder, x: string): string {
-    const c = this.prior.clip;
-    return c ? b.op('Clip', [x, b.scalar(c[0], F32), b.scalar(c[1], F32)]) : x;
+  /** Clamp with the range fed at run time (`clip_min`, `clip_max`), so options can override the prior's. */
+  private emitClip(a: Assembly, x: string): string {
+    return a.b.op('Clip', [x, a.input('clip_min', F32, []), a.input('clip_max', F32, [])]);
   }
 
   /** φ(preprocess(decode(state))) or φ(preprocess(image)); returns the features tensor. */
@@ -405,15 +419,16 @@ export class OnnxFiberObjective implements FiberObjective {
     return result;
   }
 
-  async features(x0: Float32Array, batch: number): Promise<Float32Array> {
+  async features(x0: Float32Array, batch: number, clip: Clip): Promise<Float32Array> {
     const s = await this.session(this.forward, 'features', async () => {
       const first = this.priorBundle.decoder ?? this.extractor.model;
       const a = this.assembly('features', first);
-      const x = this.emitClip(a.b, this.stateInput(a, 'x0'));
+      const x = this.emitClip(a, this.stateInput(a, 'x0'));
       a.output('features', this.emitFeatures(a, x, true));
       return a.finish(['features']);
     });
-    return (await s.run({ x0: tensor('float32', this.batchDims(batch), x0) }))['features']!.data as Float32Array;
+    const out = await s.run({ x0: tensor('float32', this.batchDims(batch), x0), ...clipFeeds(clip) });
+    return out['features']!.data as Float32Array;
   }
 
   private async imageFeaturesRaw(images: Float32Array, batch: number): Promise<Float32Array> {
@@ -445,7 +460,7 @@ export class OnnxFiberObjective implements FiberObjective {
       const weight = a.input('weight', F32, []);
       const xp = a.b.op('Add', [x, a.b.op('Mul', [gamma, u])]);
       const p = this.emitPrediction(a, xp);
-      const x0hat = this.emitClip(a.b, p.estimate);
+      const x0hat = this.emitClip(a, p.estimate);
       const h = this.emitFeatures(a, x0hat, true);
       let cost = a.b.op('Mul', [weight, emitLoss(a.b, this.loss, h, y, F)]);
       if (withTau) {
@@ -474,6 +489,7 @@ export class OnnxFiberObjective implements FiberObjective {
       weight: tensor('float32', [], [args.weight]),
       d_cost: tensor('float32', [batch], new Float32Array(batch).fill(1)),
       ...this.scheduleFeeds(args.t, batch),
+      ...clipFeeds(args.clip),
     };
     if (withTau) {
       feeds['tau'] = tensor('float32', [], [args.tau]);
@@ -488,14 +504,20 @@ export class OnnxFiberObjective implements FiberObjective {
     };
   }
 
-  async costGradX0(x0: Float32Array, y: Float32Array, batch: number, weight: number): Promise<X0GradResult> {
+  async costGradX0(
+    x0: Float32Array,
+    y: Float32Array,
+    batch: number,
+    weight: number,
+    clip: Clip,
+  ): Promise<X0GradResult> {
     const F = this.featureDim;
     const s = await this.session(this.gradients, `costX0/${batch}`, async () => {
       const a = this.assembly('fiber_cost_x0', this.priorBundle.decoder ?? this.extractor.model);
       const x = this.stateInput(a, 'x0');
       const yIn = a.input('y', F32, ['N', F]);
       const w = a.input('weight', F32, []);
-      const h = this.emitFeatures(a, this.emitClip(a.b, x), true);
+      const h = this.emitFeatures(a, this.emitClip(a, x), true);
       a.output('cost', a.b.op('Mul', [w, emitLoss(a.b, this.loss, h, yIn, F)]), F32, ['N']);
       return this.gradientModel(a.finish(['cost']), 'x0', { x0: this.batchDims(batch), y: [batch, F] });
     });
@@ -504,6 +526,7 @@ export class OnnxFiberObjective implements FiberObjective {
       y: tensor('float32', [batch, F], y),
       weight: tensor('float32', [], [weight]),
       d_cost: tensor('float32', [batch], new Float32Array(batch).fill(1)),
+      ...clipFeeds(clip),
     });
     return { cost: Float64Array.from(out['cost']!.data as Float32Array), gradX0: out['d_x0']!.data as Float32Array };
   }

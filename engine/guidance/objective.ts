@@ -18,13 +18,15 @@ export interface PriorInfo {
   imageShape: readonly number[];
   /** Data range of images, e.g. [−1, 1]. */
   imageRange: readonly [number, number];
-  /** Clamp applied to x̂₀ in state space (the data range for pixel priors; null for latents). */
+  /** Default clamp of x̂₀ in state space (the data range for pixel priors; null for latents); options may override it. */
   clip: readonly [number, number] | null;
   /** The network also outputs variance channels (needed by ancestral `learned_range`). */
   varianceChannels: boolean;
   /** The state is a latent; `encode`/`decode` map it to and from images. */
   latent: boolean;
 }
+
+export type Clip = readonly [number, number] | null;
 
 export interface Prediction {
   /** ε for diffusion priors, velocity for flow priors. */
@@ -48,6 +50,8 @@ export interface CostGradArgs {
   /** τ; when positive `epsRef` holds the detached prediction at x (τ·|pred(x′) − epsRef|² per sample). */
   tau: number;
   epsRef: Float32Array | null;
+  /** Clamp range of x̂₀ (null: none). */
+  clip: Clip;
 }
 
 export interface CostGradResult {
@@ -75,14 +79,14 @@ export interface FiberObjective {
   readonly featureDim: number;
   /** Network forward (no gradient). */
   predict(x: Float32Array, t: number, batch: number): Promise<Prediction>;
-  /** y = φ(preprocess(clamp(decode(x̂₀)))) for state-space estimates. */
-  features(x0: Float32Array, batch: number): Promise<Float32Array>;
+  /** y = φ(preprocess(decode(clamp(x̂₀)))) for state-space estimates. */
+  features(x0: Float32Array, batch: number, clip: Clip): Promise<Float32Array>;
   /** φ(preprocess(images)) for images in the prior's image range (queries, final samples). */
   imageFeatures(images: Float32Array, batch: number): Promise<Float32Array>;
   /** The terminal cost and its gradient w.r.t. u, through the denoiser and φ. */
   costGrad(args: CostGradArgs): Promise<CostGradResult>;
   /** The cost's gradient w.r.t. x̂₀ only: the `no-denoiser-jacobian` variant. */
-  costGradX0?(x0: Float32Array, y: Float32Array, batch: number, weight: number): Promise<X0GradResult>;
+  costGradX0?(x0: Float32Array, y: Float32Array, batch: number, weight: number, clip: Clip): Promise<X0GradResult>;
   /** Latent priors: images → states. */
   encode?(images: Float32Array, batch: number): Promise<Float32Array>;
   /** Latent priors: states → images. */

@@ -53,6 +53,8 @@ export interface FiberSamples {
   items: FiberItem[];
   /** [batch × image]: the last clamped estimate (output x0) or the last state, decoded for latent priors. */
   samples: Float32Array;
+  /** Per item: every value of the sample is finite (a NaN/Inf sample becomes an error row upstream). */
+  finite: boolean[];
   /** φ of the samples, [batch × featureDim]. */
   features: Float32Array;
   /** φ of each item's query, [batch × featureDim]. */
@@ -190,7 +192,7 @@ export async function sampleFiber(
           for (let j = 0; j < xq.length; j++) xq[j] = t * queryStates[j]! + (1 - t) * xi[j]!;
         }
         const pq = await objective.predict(xq, t, B);
-        y = await objective.features(clampInPlace(estimate(xq, pq.out, t), clip), B);
+        y = await objective.features(clampInPlace(estimate(xq, pq.out, t), clip), B, clip);
         nfe.denoiserForward += 1;
         nfe.extractorForward += 1;
       }
@@ -207,7 +209,7 @@ export async function sampleFiber(
         if (options.variant === 'no-denoiser-jacobian') {
           const xp = axpy(x, g, u);
           const p = await objective.predict(xp, t, B);
-          const res = await objective.costGradX0!(estimate(xp, p.out, t), y, B, options.terminalWeight);
+          const res = await objective.costGradX0!(estimate(xp, p.out, t), y, B, options.terminalWeight, clip);
           nfe.denoiserForward += 1;
           nfe.extractorForward += 1;
           nfe.extractorBackward += 1;
@@ -226,6 +228,7 @@ export async function sampleFiber(
             weight: options.terminalWeight,
             tau: options.tau,
             epsRef,
+            clip,
           });
           nfe.denoiserForward += 1;
           nfe.denoiserBackward += 1;
@@ -272,9 +275,12 @@ export async function sampleFiber(
   const features = await objective.imageFeatures(samples, B);
   nfe.extractorForward += 1;
   const cost = batchLoss(objective.loss, features, queryFeatures, B).map((v) => v * options.terminalWeight);
+  const size = samples.length / B;
+  const finite = items.map((_, b) => samples.subarray(b * size, (b + 1) * size).every(Number.isFinite));
   return {
     items,
     samples,
+    finite,
     features,
     queryFeatures,
     cost,

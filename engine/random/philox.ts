@@ -10,18 +10,23 @@ const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
 const W1 = 0xbb67ae85;
 
-/** High and low 32 bits of a 32×32-bit product; split in 16-bit halves so doubles stay exact. */
-function mulhilo(a: number, b: number, out: Uint32Array, hiIndex: number, loIndex: number): void {
-  const bl = b & 0xffff;
-  const bh = b >>> 16;
-  const p1 = a * bl;
-  const p2 = a * bh;
-  const mid = (p2 % 65536) * 65536 + p1;
-  out[hiIndex] = Math.floor(p2 / 65536) + Math.floor(mid / 4294967296);
-  out[loIndex] = Math.imul(a, b);
-}
+const M0_LO = M0 & 0xffff;
+const M0_HI = M0 >>> 16;
+const M1_LO = M1 & 0xffff;
+const M1_HI = M1 >>> 16;
 
-const scratch = new Uint32Array(4);
+/**
+ * High 32 bits of a 32×32-bit product from 16-bit halves (every partial product is exact in a double).
+ * The low half is Math.imul.
+ */
+function mulhi(aLo: number, aHi: number, b: number): number {
+  const bLo = b & 0xffff;
+  const bHi = b >>> 16;
+  const lh = aLo * bHi;
+  const hl = aHi * bLo;
+  const mid = ((aLo * bLo) >>> 16) + (lh & 0xffff) + (hl & 0xffff);
+  return (aHi * bHi + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
+}
 
 /** Philox4x32 with 10 rounds; writes the 4 output words into `out`. */
 export function philox4x32(counter: ArrayLike<number>, key: readonly [number, number], out: Uint32Array): void {
@@ -32,12 +37,10 @@ export function philox4x32(counter: ArrayLike<number>, key: readonly [number, nu
   let k0 = key[0] >>> 0;
   let k1 = key[1] >>> 0;
   for (let round = 0; round < 10; round++) {
-    mulhilo(M0, c0, scratch, 0, 1);
-    mulhilo(M1, c2, scratch, 2, 3);
-    const hi0 = scratch[0]!;
-    const lo0 = scratch[1]!;
-    const hi1 = scratch[2]!;
-    const lo1 = scratch[3]!;
+    const hi0 = mulhi(M0_LO, M0_HI, c0);
+    const lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi(M1_LO, M1_HI, c2);
+    const lo1 = Math.imul(M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
@@ -92,12 +95,11 @@ export function drawKey(owner: DrawOwner, stream: StreamName): [number, number] 
 }
 
 const TWO_PI = 2 * Math.PI;
-const TWO_POW_26 = 67108864;
-const TWO_POW_53 = 9007199254740992;
+const TWO_POW_32 = 4294967296;
 
 /**
- * Fills `out[offset .. offset+length)` with standard normal draws of (owner, stream, step):
- * Box–Muller on 53-bit uniforms, two normals per Philox block, element j from block ⌊j/2⌋.
+ * Fills `out[offset .. offset+length)` with standard normal draws of (owner, stream, step): Box–Muller
+ * on 32-bit uniforms, four normals per Philox block, element j from block ⌊j/4⌋.
  */
 export function gaussian(
   owner: DrawOwner,
@@ -110,17 +112,20 @@ export function gaussian(
   const key = drawKey(owner, stream);
   const counter = new Uint32Array([0, 0, step >>> 0, STREAMS[stream]]);
   const words = new Uint32Array(4);
-  for (let j = 0; j < length; j += 2) {
-    const block = j / 2;
+  for (let j = 0; j < length; j += 4) {
+    const block = j / 4;
     counter[0] = block >>> 0;
-    counter[1] = Math.floor(block / 4294967296);
+    counter[1] = Math.floor(block / TWO_POW_32);
     philox4x32(counter, key, words);
-    // Open interval (0, 1): log stays finite.
-    const u1 = ((words[0]! >>> 5) * TWO_POW_26 + (words[1]! >>> 6) + 0.5) / TWO_POW_53;
-    const u2 = ((words[2]! >>> 5) * TWO_POW_26 + (words[3]! >>> 6)) / TWO_POW_53;
-    const r = Math.sqrt(-2 * Math.log(u1));
-    const theta = TWO_PI * u2;
-    out[offset + j] = r * Math.cos(theta);
-    if (j + 1 < length) out[offset + j + 1] = r * Math.sin(theta);
+    for (let pair = 0; pair < 2 && j + 2 * pair < length; pair++) {
+      // Open interval (0, 1): log stays finite.
+      const u1 = (words[2 * pair]! + 0.5) / TWO_POW_32;
+      const u2 = words[2 * pair + 1]! / TWO_POW_32;
+      const r = Math.sqrt(-2 * Math.log(u1));
+      const theta = TWO_PI * u2;
+      const at = offset + j + 2 * pair;
+      out[at] = r * Math.cos(theta);
+      if (j + 2 * pair + 1 < length) out[at + 1] = r * Math.sin(theta);
+    }
   }
 }

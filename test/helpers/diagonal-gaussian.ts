@@ -3,6 +3,7 @@
  * exact ε(x, t), a linear extractor φ(x) = A·x and the `l2` fiber loss, gradients by hand.
  */
 import type {
+  Clip,
   CostGradArgs,
   CostGradResult,
   FiberObjective,
@@ -72,8 +73,7 @@ export class DiagonalGaussianObjective implements FiberObjective {
       }
     return out;
   }
-  private clamp(x: Float32Array): { x: Float32Array; mask: Uint8Array } {
-    const c = this.prior.clip;
+  private clamp(x: Float32Array, c: Clip): { x: Float32Array; mask: Uint8Array } {
     const mask = new Uint8Array(x.length).fill(1);
     if (!c) return { x, mask };
     const out = x.map((v, j) => {
@@ -82,17 +82,17 @@ export class DiagonalGaussianObjective implements FiberObjective {
     });
     return { x: out, mask };
   }
-  async features(x0: Float32Array, batch: number): Promise<Float32Array> {
+  async features(x0: Float32Array, batch: number, clip: Clip = this.prior.clip): Promise<Float32Array> {
     this.calls.push({ method: 'features', batch });
-    return this.phi(this.clamp(x0).x, batch);
+    return this.phi(this.clamp(x0, clip).x, batch);
   }
   async imageFeatures(images: Float32Array, batch: number): Promise<Float32Array> {
     this.calls.push({ method: 'imageFeatures', batch });
     return this.phi(images, batch);
   }
   /** Loss and ∂/∂x̂₀ for clamped estimates. */
-  private lossGrad(x0: Float32Array, y: Float32Array, batch: number, weight: number) {
-    const { x, mask } = this.clamp(x0);
+  private lossGrad(x0: Float32Array, y: Float32Array, batch: number, weight: number, clip: Clip) {
+    const { x, mask } = this.clamp(x0, clip);
     const h = this.phi(x, batch);
     const F = this.featureDim;
     const loss = FIBER_LOSSES[this.loss];
@@ -120,7 +120,7 @@ export class DiagonalGaussianObjective implements FiberObjective {
     const { out: pred } = await this.predict(xp, t, batch);
     this.calls.pop();
     const x0 = xp.map((v, j) => (v - Math.sqrt(1 - a) * pred[j]!) / Math.sqrt(a));
-    const res = this.lossGrad(x0, y, batch, weight);
+    const res = this.lossGrad(x0, y, batch, weight, args.clip);
     // x̂₀ is affine in x′ with slope √ā s²/(ā s² + 1 − ā) per coordinate.
     const gradU = res.gradX0.map((g, j) => {
       const s2 = this.setup.std[j % this.dim]! ** 2;
@@ -138,9 +138,15 @@ export class DiagonalGaussianObjective implements FiberObjective {
     }
     return { cost: res.cost, gradU, x0hat: res.x0, pred };
   }
-  async costGradX0(x0: Float32Array, y: Float32Array, batch: number, weight: number): Promise<X0GradResult> {
+  async costGradX0(
+    x0: Float32Array,
+    y: Float32Array,
+    batch: number,
+    weight: number,
+    clip: Clip = this.prior.clip,
+  ): Promise<X0GradResult> {
     this.calls.push({ method: 'costGradX0', x: x0, y, batch });
-    const res = this.lossGrad(x0, y, batch, weight);
+    const res = this.lossGrad(x0, y, batch, weight, clip);
     return { cost: res.cost, gradX0: res.gradX0 };
   }
 }

@@ -47,6 +47,7 @@ function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, wh
 }
 
 const B = 3;
+const clip = [-1.5, 1.5] as const;
 const x = Float32Array.from({ length: B * D }, () => 2 * r());
 const u = Float32Array.from({ length: B * D }, () => r());
 const y = Float32Array.from({ length: B * F }, () => r());
@@ -57,7 +58,7 @@ test('composed graph = hand-derived reference: prediction, features, cost and �
     assert.equal(onnx.featureDim, F);
     for (const t of [999, 500, 20]) {
       assertClose((await onnx.predict(x, t, B)).out, (await ref.predict(x, t, B)).out, 1e-4, `${loss} ε t=${t}`);
-      const args = { x, u, gamma: 0.7, t, y, batch: B, weight: 2, tau: 0, epsRef: null };
+      const args = { x, u, gamma: 0.7, t, y, batch: B, weight: 2, tau: 0, epsRef: null, clip };
       const got = await onnx.costGrad(args);
       const want = await ref.costGrad(args);
       assertClose(got.cost, want.cost, 1e-4, `${loss} cost t=${t}`);
@@ -68,23 +69,34 @@ test('composed graph = hand-derived reference: prediction, features, cost and �
         y,
         B,
         2,
+        clip,
       );
       const wx = await ref.costGradX0(
         got.x0hat.map((v) => v * 1.3),
         y,
         B,
         2,
+        clip,
       );
       assertClose(gx.gradX0, wx.gradX0, 2e-4, `${loss} ∂/∂x̂₀ t=${t}`);
     }
-    assertClose(await onnx.features(x, B), await ref.features(x, B), 1e-4, `${loss} features (clamped)`);
+    assertClose(await onnx.features(x, B, clip), await ref.features(x, B, clip), 1e-4, `${loss} features (clamped)`);
+    // A clamp range given at run time (an options override) replaces the prior's.
+    const narrow = [-0.5, 0.5] as const;
+    assertClose(
+      await onnx.features(x, B, narrow),
+      await ref.features(x, B, narrow),
+      1e-4,
+      `${loss} features (override)`,
+    );
+    assertClose(await onnx.features(x, B, null), await ref.features(x, B, null), 1e-4, `${loss} features (no clamp)`);
   }
 });
 
 test('the τ term: τ|ε(x′) − ε_ref|² and its gradient', async () => {
   const { onnx, ref } = await pair('l2');
   const epsRef = Float32Array.from({ length: B * D }, () => r());
-  const args = { x, u, gamma: 1.1, t: 300, y, batch: B, weight: 1, tau: 0.05, epsRef };
+  const args = { x, u, gamma: 1.1, t: 300, y, batch: B, weight: 1, tau: 0.05, epsRef, clip };
   const got = await onnx.costGrad(args);
   const want = await ref.costGrad(args);
   assertClose(got.cost, want.cost, 1e-4, 'cost');
@@ -138,7 +150,7 @@ test('an operator without a gradient rule is refused naming the op; unknown name
   );
   assert.equal((await resized.imageFeatures(x, B)).length, B * F); // the forward runs
   await assert.rejects(
-    resized.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null }),
+    resized.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null, clip }),
     /Resize/,
   );
   await assert.rejects(
@@ -202,4 +214,64 @@ test('variance channels: the second half of the output reaches learned_range; th
   const res = await sampleFiber(obj, [{ imageId: 'v', image: x.subarray(0, D), sampleIndices: [0, 1] }], opts);
   assert.equal(res.method.update, 'ancestral/learned_range/as-released');
   assert.ok(res.samples.every(Number.isFinite));
+});
+
+test('v- and x₀-predicting denoisers are converted to ε in the graph (same ε, cost and gradient as the ε model)', async () => {
+  const base = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), clip: [-1.5, 1.5] });
+  const epsObj = await OnnxFiberObjective.create({ manifest: base.manifest, denoiser: base.model }, extractor('l2'));
+  for (const prediction of ['v', 'x0'] as const) {
+    const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), clip: [-1.5, 1.5] });
+    const m = prior.model;
+    const b = GraphBuilder.forModel(m);
+    const table = b.constant(
+      DataType.float32,
+      [1000],
+      Array.from({ length: 1000 }, (_, t) => epsObj.prior.schedule!.alphaBar(t)),
+    );
+    const ab = b.unsqueeze(b.op('Gather', [table, 't']), [1, 2, 3]);
+    const sa = b.op('Sqrt', [ab]);
+    const so = b.op('Sqrt', [b.op('Sub', [b.scalar(1, DataType.float32), ab])]);
+    const x0 = b.op('Div', [b.op('Sub', ['x', b.op('Mul', [so, 'eps'])]), sa]);
+    const out = prediction === 'x0' ? x0 : b.op('Sub', [b.op('Mul', [sa, 'eps']), b.op('Mul', [so, x0])]);
+    b.op('Identity', [out], undefined, 'out');
+    m.graph.outputs = [{ name: 'out', dataType: DataType.float32, shape: ['N', ...shape] }];
+    const manifest = { ...prior.manifest, denoiser: { ...prior.manifest.denoiser, output: 'out', prediction } };
+    const obj = await OnnxFiberObjective.create({ manifest, denoiser: m }, extractor('l2'));
+    for (const t of [700, 100]) {
+      assertClose(
+        (await obj.predict(x, t, B)).out,
+        (await epsObj.predict(x, t, B)).out,
+        2e-3,
+        `${prediction} ε t=${t}`,
+      );
+      const args = { x, u, gamma: 0.9, t, y, batch: B, weight: 1, tau: 0, epsRef: null, clip };
+      const got = await obj.costGrad(args);
+      const want = await epsObj.costGrad(args);
+      assertClose(got.cost, want.cost, 1e-3, `${prediction} cost t=${t}`);
+      assertClose(got.gradU, want.gradU, 2e-3, `${prediction} ∂/∂u t=${t}`);
+    }
+  }
+});
+
+test('a prior and an extractor of different opsets compose (the lower one upgraded)', async () => {
+  const ref = new DiagonalGaussianObjective({ mean, std, A, featureDim: F, clip: [-1.5, 1.5], loss: 'cross_entropy' });
+  const args = { x, u, gamma: 0.7, t: 400, y, batch: B, weight: 1, tau: 0, epsRef: null, clip };
+  const want = await ref.costGrad(args);
+  for (const [priorOpset, extractorOpset] of [
+    [17, 13],
+    [18, 17],
+  ] as const) {
+    const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s), opset: priorOpset });
+    const ext = { ...extractor('cross_entropy'), model: linearExtractor(A, F, shape, extractorOpset).model };
+    const obj = await OnnxFiberObjective.create({ manifest: prior.manifest, denoiser: prior.model }, ext);
+    const got = await obj.costGrad(args);
+    assertClose(got.cost, want.cost, 1e-4, `opsets ${priorOpset}/${extractorOpset} cost`);
+    assertClose(got.gradU, want.gradU, 2e-4, `opsets ${priorOpset}/${extractorOpset} gradient`);
+    await assert.rejects(
+      (
+        await OnnxFiberObjective.create({ manifest: prior.manifest, denoiser: prior.model }, ext, { opsets: 'equal' })
+      ).costGrad(args),
+      /opset/,
+    );
+  }
 });

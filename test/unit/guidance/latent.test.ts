@@ -83,7 +83,7 @@ test('latent prior: decode(z/scale), encode·scale, φ sees the decoded image, �
   apply(W, P, L, z).forEach((v, i) => assert.ok(Math.abs(img[i]! - v / scale) < 1e-5));
   const enc = await obj.encode(img, 1);
   apply(E, L, P, img).forEach((v, i) => assert.ok(Math.abs(enc[i]! - v * scale) < 1e-5));
-  const h = await obj.features(z, 1);
+  const h = await obj.features(z, 1, null);
   apply(A, 3, P, img).forEach((v, i) => assert.ok(Math.abs(h[i]! - v) < 1e-4));
   // Directional derivative of the cost along a random direction, by central differences of the graph's own cost.
   const args = {
@@ -96,6 +96,7 @@ test('latent prior: decode(z/scale), encode·scale, φ sees the decoded image, �
     weight: 1,
     tau: 0,
     epsRef: null,
+    clip: null,
   };
   const base = await obj.costGrad(args);
   const dir = Float32Array.from({ length: L }, () => r());

@@ -155,6 +155,7 @@ test('DDIM state output, flow prior refusals and latent checks are explicit', as
   assert.equal(res.method.update, 'ddim/large/eta=0.5');
   assert.equal(res.method.output, 'state');
   assert.ok(res.samples.every(Number.isFinite));
+  assert.deepEqual(res.finite, [true]);
   await assert.rejects(
     sampleFiber(obj, [{ imageId: 'd', image: image(2), sampleIndices: [0] }], { ...ddim, update: { kind: 'euler' } }),
     /update.kind/,
@@ -163,4 +164,20 @@ test('DDIM state output, flow prior refusals and latent checks are explicit', as
     sampleFiber(obj, [{ imageId: 'd', image: new Float32Array(3), sampleIndices: [0] }], ddim),
     /expected 16 values/,
   );
+});
+
+test('a sample that turns NaN is flagged, the others are untouched', async () => {
+  const obj = setup();
+  const opts = resolveSamplerOptions({ ...small, variant: 'unguided' }, obj.prior);
+  const queries = [{ imageId: 'q', image: image(1), sampleIndices: [0, 1] }];
+  const clean = await sampleFiber(obj, queries, opts);
+  const predict = obj.predict.bind(obj);
+  obj.predict = async (x, t, batch) => {
+    const p = await predict(x, t, batch);
+    if (t === 0) p.out.fill(Number.NaN, dim, 2 * dim); // the second sample's last step
+    return p;
+  };
+  const broken = await sampleFiber(obj, queries, opts);
+  assert.deepEqual(broken.finite, [true, false]);
+  assert.deepEqual(broken.samples.subarray(0, dim), clean.samples.subarray(0, dim));
 });

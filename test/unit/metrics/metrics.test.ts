@@ -131,6 +131,7 @@ test('evaluateSamples: per-sample metric, probes and per-image diversity and nea
       { imageId: 'a', sampleIndex: 1, query: 0 },
     ],
     samples: Float32Array.from([...mirrored, ...query]),
+    finite: [true, true],
     features: Float32Array.from([1, 2, 3, 3]),
     queryFeatures: Float32Array.from([1, 1, 1, 1]),
     cost: Float64Array.from([0.5, 0.25]),

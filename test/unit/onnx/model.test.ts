@@ -147,6 +147,15 @@ test('the builder makes fresh names and emits axes as the opset expects', () => 
     assert.equal(node.inputs.length, asInput ? 2 : 1);
     assert.deepEqual(attrInts(node, 'axes'), asInput ? undefined : [1]);
   }
+  for (const [opset, asInput] of [
+    [17, false],
+    [18, true],
+  ] as const) {
+    const m = affine(opset);
+    GraphBuilder.forModel(m).reduce('ReduceMean', 'y', [0], true);
+    const node = m.graph.nodes.at(-1)!;
+    assert.equal(node.inputs.length, asInput ? 2 : 1, `ReduceMean at opset ${opset}`);
+  }
   const m = affine();
   const b = GraphBuilder.forModel(m);
   assert.throws(() => b.op('LeakyRelu', ['x'], { alpha: 0.2 }), /not an int; wrap floats with float\(\)/);
