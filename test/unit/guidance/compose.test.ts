@@ -141,17 +141,19 @@ test('preprocessing runs as declared ONNX ops (rescale, crop, normalize, repeat,
 
 test('an operator without a gradient rule is refused naming the op; unknown names are InputErrors', async () => {
   const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s) });
-  const resized = await OnnxFiberObjective.create(
+  // φ ends in CumSum, an op with no gradient rule: the forward runs, the gradient is refused naming it.
+  const cumulative = linearExtractorModel(A, F, shape);
+  const g = GraphBuilder.forModel(cumulative);
+  cumulative.graph.nodes.find((n) => n.outputs.includes('features'))!.outputs = ['projected'];
+  g.op('CumSum', ['projected', g.int64s([1], 'cumsum_axis')], undefined, 'features');
+  const refused = await OnnxFiberObjective.create(
     { manifest: prior.manifest, denoiser: prior.model },
-    {
-      manifest: { ...extractor('l2').manifest, preprocess: [{ op: 'resize', size: [4, 4], mode: 'bilinear' }] },
-      model: linearExtractorModel(A, F, shape),
-    },
+    { manifest: extractor('l2').manifest, model: cumulative },
   );
-  assert.equal((await resized.imageFeatures(x, B)).length, B * F); // the forward runs
+  assert.equal((await refused.imageFeatures(x, B)).length, B * F); // the forward runs
   await assert.rejects(
-    resized.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null, clip }),
-    /Resize/,
+    refused.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null, clip }),
+    /CumSum/,
   );
   await assert.rejects(
     OnnxFiberObjective.create(
