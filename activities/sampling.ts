@@ -4,9 +4,9 @@ import type { FiberQuery, SampleFiberHooks } from '../engine/guidance/sampler.ts
 import type { FiberObjective, PriorInfo } from '../engine/guidance/objective.ts';
 import { sizeOf } from '../engine/guidance/objective.ts';
 import type { SamplerOptions } from '../engine/guidance/options.ts';
-import { fiberMetric, diversity } from '../engine/metrics/fiber.ts';
+import { evaluateSamples } from '../engine/metrics/evaluate.ts';
 import type { FiberMetricName } from '../engine/metrics/fiber.ts';
-import { probeSample, probeTargets, validateProbes } from '../engine/metrics/probes.ts';
+import { validateProbes } from '../engine/metrics/probes.ts';
 import type { ChwShape, ProbeName } from '../engine/metrics/probes.ts';
 import { readDatasetEntry } from '../store/dataset.ts';
 import type { DatasetEntry } from '../store/dataset.ts';
@@ -107,7 +107,6 @@ interface BatchPart {
 }
 
 const json = (v: unknown) => JSON.stringify(v);
-const mean = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -293,84 +292,62 @@ export async function measureFibers(
   if (queries.length === 0) return [];
   const { objective } = pair;
   const shape = objective.prior.imageShape as unknown as ChwShape;
-  const range = objective.prior.imageRange;
   const started = performance.now();
   const r = await sampleFiber(objective, queries, options, hooks);
   const perSample = (performance.now() - started) / 1000 / r.items.length;
-  const metricOf = fiberMetric(pair.metric);
+  const figures = evaluateSamples(r, queries, { metric: pair.metric, shape, range: objective.prior.imageRange, probes });
   const size = sizeOf(shape);
   const featureDim = objective.featureDim;
+  const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
   return queries.map((query, q) => {
-    const targets = probeTargets(query.image, shape, range, probes);
-    const mine = r.items.map((it, b) => ({ it, b })).filter(({ it }) => it.query === q);
-    const rows: SampleRow[] = [];
-    const samples: (Float32Array | null)[] = [];
-    const okSamples: Float32Array[] = [];
-    const nearest: string[] = [];
-    const costs: number[] = [];
-    const metrics: number[] = [];
-    const pixels: number[] = [];
-    for (const { it, b } of mine) {
-      const sample = r.samples.slice(b * size, (b + 1) * size);
-      const feats = r.features.subarray(b * featureDim, (b + 1) * featureDim);
-      const qf = r.queryFeatures.subarray(b * featureDim, (b + 1) * featureDim);
-      const cost = r.cost[b]!;
-      if (!sample.every(Number.isFinite) || !feats.every(Number.isFinite) || !Number.isFinite(cost)) {
-        rows.push(errorSampleRow(ctx, options.variant, pair.metric, it.imageId, it.sampleIndex, 'the sample contains NaN or infinite values'));
-        samples.push(null);
-        continue;
-      }
-      const probe = probeSample(sample, query.image, targets);
-      const metric = metricOf(qf, feats);
-      okSamples.push(sample);
-      samples.push(sample);
-      nearest.push(probe.nearest);
-      costs.push(cost);
-      metrics.push(metric);
-      pixels.push(probe.pixelDistance);
-      rows.push({
+    const mine = r.items.flatMap((it, b) => (it.query === q ? [b] : []));
+    const rows = mine.map((b): SampleRow => {
+      const f = figures.samples[b]!;
+      if (!f.ok) return errorSampleRow(ctx, options.variant, pair.metric, f.imageId, f.sampleIndex, 'the sample contains NaN or infinite values');
+      return {
         run_id: ctx.runId,
         seed: ctx.seed,
         variant: options.variant,
         prior_id: ctx.priorId,
         extractor_id: ctx.extractorId,
         fiber_metric_name: pair.metric,
-        image_id: it.imageId,
-        sample_index: it.sampleIndex,
+        image_id: f.imageId,
+        sample_index: f.sampleIndex,
         status: 'ok',
         error: null,
-        cost,
-        fiber_metric: metric,
-        pixel_distance: probe.pixelDistance,
-        probes: Object.fromEntries(probe.distances),
-        nearest_probe: probe.nearest,
+        cost: f.cost,
+        fiber_metric: f.fiberMetric,
+        pixel_distance: f.pixelDistance,
+        probes: Object.fromEntries(Object.entries(f.probes).map(([n, d]) => [n, finiteOrNull(d)])),
+        nearest_probe: f.nearestProbe,
         steps: r.method.steps,
         inner_steps: r.method.innerSteps,
         nfe_denoiser: r.nfe.denoiserForward + r.nfe.denoiserBackward,
         nfe_extractor: r.nfe.extractorForward + r.nfe.extractorBackward,
         seconds: perSample,
         image_key: null,
-      });
-    }
-    const counts = new Map<string, number>();
-    for (const n of nearest) counts.set(n, (counts.get(n) ?? 0) + 1);
-    const top = [...counts].sort((a, b) => b[1] - a[1])[0];
-    const stacked = new Float32Array(okSamples.length * size);
-    okSamples.forEach((s, i) => stacked.set(s, i * size));
-    const first = mine[0]!.b;
+      };
+    });
+    const img = figures.images[q]!;
     const image: ImageRow = {
-      ...errorImageRow(ctx, pair.metric, query.imageId, mine.length, ''),
-      status: okSamples.length > 0 ? 'ok' : 'error',
-      error: okSamples.length > 0 ? null : 'every sample was NaN or infinite',
-      samples_ok: okSamples.length,
-      diversity: okSamples.length >= 2 ? diversity(stacked, okSamples.length) : null,
-      cost_mean: mean(costs),
-      fiber_metric_mean: mean(metrics),
-      pixel_distance_mean: mean(pixels),
-      top_probe: top ? top[0] : null,
-      top_probe_rate: top ? top[1] / okSamples.length : null,
+      ...errorImageRow(ctx, pair.metric, query.imageId, img.samples, ''),
+      status: img.okSamples > 0 ? 'ok' : 'error',
+      error: img.okSamples > 0 ? null : 'every sample was NaN or infinite',
+      samples_ok: img.okSamples,
+      diversity: finiteOrNull(img.diversity),
+      cost_mean: finiteOrNull(img.meanCost),
+      fiber_metric_mean: finiteOrNull(img.meanFiberMetric),
+      pixel_distance_mean: finiteOrNull(img.meanPixelDistance),
+      top_probe: img.topProbe,
+      top_probe_rate: finiteOrNull(img.topProbeRate),
     };
-    return { query, rows, samples, image, queryFeatures: r.queryFeatures.slice(first * featureDim, (first + 1) * featureDim) };
+    return {
+      query,
+      rows,
+      samples: mine.map((b) => (figures.samples[b]!.ok ? r.samples.slice(b * size, (b + 1) * size) : null)),
+      image,
+      queryFeatures: r.queryFeatures.slice(mine[0]! * featureDim, (mine[0]! + 1) * featureDim),
+    };
   });
 }
 

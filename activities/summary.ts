@@ -1,4 +1,5 @@
-import { FIBER_METRICS } from '../engine/metrics/fiber.ts';
+import { nearestNeighbour } from '../engine/metrics/fiber.ts';
+import { probeFiringRates } from '../engine/metrics/probes.ts';
 import { readImageRows, imageRowsToIpc } from '../store/image-tables.ts';
 import type { ImageRow } from '../store/image-tables.ts';
 import { runLayout } from '../store/layout.ts';
@@ -72,29 +73,14 @@ export function invarianceProfile(samples: readonly SampleRow[], probeNames: rea
     set.add(r.nearest_probe!);
     images.set(r.image_id, set);
   }
+  const sampleRates = probeFiringRates(ok.map((r) => r.nearest_probe!), probeNames);
   return [...probeNames, 'none']
     .map((probe) => ({
       probe,
-      sampleRate: ok.length === 0 ? 0 : ok.filter((r) => r.nearest_probe === probe).length / ok.length,
+      sampleRate: sampleRates.get(probe) ?? 0,
       imageRate: images.size === 0 ? 0 : [...images.values()].filter((s) => s.has(probe)).length / images.size,
     }))
     .sort((a, b) => b.sampleRate - a.sampleRate || a.probe.localeCompare(b.probe));
-}
-
-/** Squared-L2 nearest neighbour of each image among the OTHER images of the run, under φ (METHOD §2). */
-export function nearestNeighbours(ids: readonly string[], features: Float32Array, dim: number): Map<string, { id: string; d: number }> {
-  const out = new Map<string, { id: string; d: number }>();
-  for (let i = 0; i < ids.length; i++) {
-    const a = features.subarray(i * dim, (i + 1) * dim);
-    let best: { id: string; d: number } | null = null;
-    for (let j = 0; j < ids.length; j++) {
-      if (j === i) continue;
-      const d = FIBER_METRICS.squared_l2(a, features.subarray(j * dim, (j + 1) * dim));
-      if (best === null || d < best.d) best = { id: ids[j]!, d };
-    }
-    if (best) out.set(ids[i]!, best);
-  }
-  return out;
 }
 
 export interface SummaryResult {
@@ -129,11 +115,14 @@ export async function summarizeRun(store: ObjectStore, runId: string): Promise<S
   }
   const features = new Float32Array(ids.length * dim);
   chunks.reduce((offset, c) => (features.set(c, offset), offset + c.length), 0);
-  const nn = nearestNeighbours(ids, features, dim);
+  // The reference set is the run's own queries: the closest OTHER image of the dataset under φ.
+  const references = ids.map((id, i) => ({ id, features: features.subarray(i * dim, (i + 1) * dim) }));
+  const byId = new Map(references.map((r) => [r.id, r.features]));
   for (const row of images) {
-    const hit = nn.get(row.image_id);
-    row.nn_baseline = hit ? hit.d : null;
-    row.nn_image_id = hit ? hit.id : null;
+    const own = byId.get(row.image_id);
+    const hit = own ? nearestNeighbour(row.image_id, own, references) : null;
+    row.nn_baseline = hit?.id ? hit.squaredL2 : null;
+    row.nn_image_id = hit?.id ?? null;
   }
   images.sort((a, b) => (a.image_id < b.image_id ? -1 : a.image_id > b.image_id ? 1 : 0));
 

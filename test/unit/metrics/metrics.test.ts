@@ -160,4 +160,14 @@ test('evaluateSamples: per-sample metric, probes and per-image diversity and nea
   assert.ok(Math.abs(img.diversity - 0.1) < 1e-6);
   assert.equal(img.meanCost, 0.375);
   assert.deepEqual([img.nearestNeighbour, img.nearestNeighbourId], [5, 'b']);
+  assert.equal(img.okSamples, 2);
+  assert.ok(img.topProbeRate === 0.5 && ['hflip', 'none'].includes(img.topProbe!));
+
+  // A non-finite sample is not ok, and the image's figures are over the finite ones only.
+  const poisoned = { ...result, finite: [true, false], samples: Float32Array.from([...mirrored, NaN, 0, 0, 0]) };
+  const out2 = evaluateSamples(poisoned, [{ imageId: 'a', image: query }], { metric: 'squared_l2', shape, range: [0, 1] });
+  assert.deepEqual(out2.samples.map((x) => x.ok), [true, false]);
+  assert.ok(Number.isNaN(out2.samples[1]!.fiberMetric));
+  assert.deepEqual([out2.images[0]!.okSamples, out2.images[0]!.meanCost, out2.images[0]!.topProbe], [1, 0.5, 'hflip']);
+  assert.ok(Number.isNaN(out2.images[0]!.diversity));
 });
