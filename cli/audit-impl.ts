@@ -44,7 +44,7 @@ export async function auditLocally(args: AuditArgs, store: ObjectStore, label = 
         probes: probesFromArgs(args),
         batchImages: args.batchImages,
         shardSize: args.shardSize,
-        resizeQueries: args.resizeQueries,
+        resizeQueries: args.resizeQueries || prior.manifest.image.resize,
         provider: args.provider ?? 'cpu',
       },
       opts,

@@ -28,7 +28,7 @@ export async function runSample(args: SampleArgs): Promise<number> {
     throw new InputError('--query', `cannot read '${args.query}': ${(err as Error).message}`, { cause: err });
   });
   const imageId = basename(args.query).replace(/\.[^.]+$/, '');
-  const image = decodeQuery(bytes, `--query ${args.query}`, args.query, info, args.resizeQuery);
+  const image = decodeQuery(bytes, `--query ${args.query}`, args.query, info, args.resizeQuery || prior.manifest.image.resize);
   const [priorRef, extractorRef] = await Promise.all([fingerprintBundle(args.prior), fingerprintBundle(args.extractor)]);
   const objective = await OnnxFiberObjective.create(prior, extractor, {
     runtime: { provider: (args.provider ?? 'cpu') as Provider },

@@ -97,7 +97,7 @@ function finish(s: Scaffold, eps: string, common: AnalyticCommon, name: string):
         varianceChannels: false,
       },
       schedule: common.schedule ?? { ...DEFAULT_SCHEDULE },
-      image: { channels, height, width, range: common.range ?? [-1, 1] },
+      image: { channels, height, width, range: common.range ?? [-1, 1], resize: false },
       clip: common.clip ?? null,
     },
   };
@@ -291,7 +291,7 @@ export function gaussianFlowPrior(spec: GaussianFlowSpec): AnalyticPrior {
         prediction: 'velocity',
         varianceChannels: false,
       },
-      image: { channels: c, height: h, width: w, range: spec.range ?? [-1, 1] },
+      image: { channels: c, height: h, width: w, range: spec.range ?? [-1, 1], resize: false },
       clip: spec.clip ?? null,
     },
   };

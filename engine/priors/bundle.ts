@@ -44,6 +44,8 @@ export interface ImageSpec {
   width: number;
   /** Default [−1, 1]. */
   range: [number, number];
+  /** Query images of another size are resized (bilinear) to this one instead of refused. Default false. */
+  resize: boolean;
 }
 
 export interface LatentSpec {
@@ -215,12 +217,13 @@ function parsePrior(f: Fields): PriorManifest {
   if (type === 'flow' && denoiser.varianceChannels)
     throw new InputError(d.name('varianceChannels'), 'flow priors have no variance channels');
   const i = f.child('image');
-  i.only(['channels', 'height', 'width', 'range']);
+  i.only(['channels', 'height', 'width', 'range', 'resize']);
   const image: ImageSpec = {
     channels: i.positiveInt('channels'),
     height: i.positiveInt('height'),
     width: i.positiveInt('width'),
     range: i.range('range', [-1, 1]),
+    resize: i.boolean('resize', false),
   };
   const manifest: PriorManifest = { version: 1, kind: 'prior', type, denoiser, image, clip: null };
   const name = f.optionalString('name');

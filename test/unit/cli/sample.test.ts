@@ -87,3 +87,17 @@ test('models inspect validates a bundle and reports gradient coverage', async ()
   assert.match(r.stdout, /prior bundle 'mnist-mirrored-mixture'/);
   assert.match(r.stdout, /every operator is covered/);
 });
+
+test('a prior that declares image.resize accepts a query of another size, resized', async () => {
+  const resizing = join(root, 'prior-resize');
+  await cp(demo.prior, resizing, { recursive: true });
+  const manifest = JSON.parse(await readFile(join(resizing, 'fiberscope.json'), 'utf8')) as { image: Record<string, unknown> };
+  manifest.image.resize = true;
+  await writeFile(join(resizing, 'fiberscope.json'), JSON.stringify(manifest));
+  const big = join(root, 'big.png');
+  await writeFile(big, encodePng(new Float32Array(56 * 56).fill(-1), [1, 56, 56], [-1, 1]));
+  const out = join(root, 'out-resized');
+  const r = await cli(['sample', '--prior', resizing, '--extractor', extractor, '--query', big, '--k', '1', ...quick, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readNpy(await readFile(join(out, 'samples.npy'))).shape, [1, 1, 28, 28]);
+});

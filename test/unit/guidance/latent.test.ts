@@ -60,7 +60,7 @@ async function latentObjective() {
   const g = gaussianPrior({ shape: [L, 1, 1], mean: new Float64Array(L), variances: new Float64Array(L).fill(1) });
   const manifest: PriorManifest = {
     ...g.manifest,
-    image: { channels: IMG[0], height: IMG[1], width: IMG[2], range: [-1, 1] },
+    image: { channels: IMG[0], height: IMG[1], width: IMG[2], range: [-1, 1], resize: false },
     latent: { decoder: { file: 'dec.onnx' }, encoder: { file: 'enc.onnx' }, scale, shape: [L, 1, 1] },
     clip: null,
   };
