@@ -20,14 +20,15 @@ export const DEMO = {
   componentStd: 0.1,
   /** Queries: held-out digits (never prior components). */
   queryOffset: 800,
-  queriesPerLabel: 2,
+  queriesPerLabel: 3,
   features: 64,
-} as const;
+  /** The extractors see the digit as a grid of pool×pool block means. */
+  pool: 2,
+};
+export type DemoSettings = typeof DEMO;
 
 const F32 = DataType.float32;
 const S = MNIST_SIZE;
-const POOL = 2;
-const CELLS = (S / POOL) ** 2;
 
 function mirror(pixels: Float32Array): Float32Array {
   const out = new Float32Array(pixels.length);
@@ -54,7 +55,10 @@ function gaussians(seed: number, n: number): Float64Array {
  * φ(x) = tanh(pool₄(x)·W + b): a 7×7 grid of 4×4 block means projected to `features` dimensions.
  * With `flipInvariant`, φ'(x) = φ(x) + φ(mirror(x)), so a digit and its mirror share features.
  */
-export function demoExtractor(flipInvariant: boolean, opset = 17): Model {
+export function demoExtractor(flipInvariant: boolean, opset = 17, settings: DemoSettings = DEMO): Model {
+  const POOL = settings.pool;
+  const CELLS = (S / POOL) ** 2;
+  const FEATURES = settings.features;
   const m: Model = {
     irVersion: 8,
     opsets: { '': opset },
@@ -65,7 +69,7 @@ export function demoExtractor(flipInvariant: boolean, opset = 17): Model {
       name: flipInvariant ? 'digits_flip_invariant' : 'digits_layout',
       nodes: [],
       inputs: [{ name: 'pixels', dataType: F32, shape: ['N', 1, S, S] }],
-      outputs: [{ name: 'features', dataType: F32, shape: ['N', DEMO.features] }],
+      outputs: [{ name: 'features', dataType: F32, shape: ['N', FEATURES] }],
       initializers: [],
       valueInfo: [],
     },
@@ -75,8 +79,8 @@ export function demoExtractor(flipInvariant: boolean, opset = 17): Model {
   for (let r = 0; r < S; r++)
     for (let c = 0; c < S; c++) pool[(r * S + c) * CELLS + Math.floor(r / POOL) * (S / POOL) + Math.floor(c / POOL)] = 1 / (POOL * POOL);
   const P = b.constant(F32, [S * S, CELLS], pool, 'pool');
-  const W = b.constant(F32, [CELLS, DEMO.features], gaussians(7, CELLS * DEMO.features).map((v) => v * 0.6), 'W');
-  const bias = b.constant(F32, [1, DEMO.features], gaussians(11, DEMO.features).map((v) => v * 0.1), 'bias');
+  const W = b.constant(F32, [CELLS, FEATURES], gaussians(7, CELLS * FEATURES).map((v) => v * 0.6), 'W');
+  const bias = b.constant(F32, [1, FEATURES], gaussians(11, FEATURES).map((v) => v * 0.1), 'bias');
   const flatShape = b.int64s([-1, S * S], 'flat_shape');
   const phi = (x: string) => b.op('Tanh', [b.op('Add', [b.op('MatMul', [b.op('MatMul', [b.op('Reshape', [x, flatShape]), P]), W]), bias])]);
   if (!flipInvariant) {
@@ -96,15 +100,15 @@ export interface DemoPaths {
 }
 
 /** Writes the demo's prior bundle, two extractor bundles and a dataset of held-out query digits under `dir`. */
-export async function buildDemo(dir: string): Promise<DemoPaths> {
-  const digits = loadDigits({ perLabel: DEMO.priorPerLabel });
+export async function buildDemo(dir: string, settings: DemoSettings = DEMO): Promise<DemoPaths> {
+  const digits = loadDigits({ perLabel: settings.priorPerLabel });
   const means = digits.flatMap((d) => [d.pixels, mirror(d.pixels)]);
   const prior = gaussianMixturePrior({
     shape: [1, S, S],
     range: [-1, 1],
     clip: [-1, 1],
     means,
-    stds: means.map(() => DEMO.componentStd),
+    stds: means.map(() => settings.componentStd),
   });
   prior.manifest.name = 'mnist-mirrored-mixture';
   const priorDir = join(dir, 'prior');
@@ -117,7 +121,7 @@ export async function buildDemo(dir: string): Promise<DemoPaths> {
     const name = flipInvariant ? 'digits-flip-invariant' : 'digits-layout';
     const path = join(dir, name);
     await mkdir(path, { recursive: true });
-    saveModel(demoExtractor(flipInvariant), join(path, 'phi.onnx'));
+    saveModel(demoExtractor(flipInvariant, 17, settings), join(path, 'phi.onnx'));
     const manifest = {
       version: 1,
       kind: 'extractor',
@@ -133,7 +137,7 @@ export async function buildDemo(dir: string): Promise<DemoPaths> {
 
   const dataset = join(dir, 'queries');
   await mkdir(dataset, { recursive: true });
-  for (const d of loadDigits({ perLabel: DEMO.queriesPerLabel, offset: DEMO.queryOffset })) {
+  for (const d of loadDigits({ perLabel: settings.queriesPerLabel, offset: settings.queryOffset })) {
     await writeFile(join(dataset, `digit${d.label}-${d.index}.png`), encodePng(d.pixels, [1, S, S], [-1, 1]));
   }
   return { prior: priorDir, extractors, dataset };
@@ -141,13 +145,13 @@ export async function buildDemo(dir: string): Promise<DemoPaths> {
 
 /**
  * Sampler settings of the demo: the paper's default γ anchors (imagenet-dinov2) on a shorter,
- * deterministic DDIM chain with a larger control step, so the demo runs in seconds on 2 cores.
+ * deterministic DDIM chain with a larger control step, so the demo runs in well under a minute on 2 cores.
  */
 export const DEMO_SAMPLER = {
   preset: 'imagenet-dinov2',
-  steps: 50,
-  innerSteps: 3,
-  lr: 0.03,
+  steps: 100,
+  innerSteps: 4,
+  lr: 0.05,
   update: 'ddim',
   variance: 'small',
   eta: 0,
