@@ -306,10 +306,15 @@ cmd_up() {
 }
 
 cmd_down() {
+  local had_temporal had_weed
+  had_temporal=$(running_pid "$TEMPORAL_DIR")
+  had_weed=$(running_pid "$WEED_DIR")
   stop_service temporal "$TEMPORAL_DIR"
   stop_service s3 "$WEED_DIR" 30
   # shellcheck disable=SC2046
-  wait_ports_free $(ports_of $(temporal_ports) $(weed_ports))
+  [[ -z $had_temporal ]] || wait_ports_free $(ports_of $(temporal_ports))
+  # shellcheck disable=SC2046
+  [[ -z $had_weed ]] || wait_ports_free $(ports_of $(weed_ports))
 }
 
 cmd_status() {
