@@ -138,7 +138,7 @@ running_pid() {
   local pidfile=$1/pid pid
   [[ -f $pidfile ]] || return 0
   pid=$(<"$pidfile")
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ -f $1/binary ]] &&
+  if [[ -n $pid ]] && alive "$pid" && [[ -f $1/binary ]] &&
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(<"$1/binary")"; then
     echo "$pid"
   fi
@@ -164,8 +164,10 @@ fail_unhealthy() {
   exit 1
 }
 
-# SIGTERM, then SIGKILL after `grace` seconds (weed server's own shutdown can hang on its filer
-# subscriptions once the filer is gone; its data is already on disk by then).
+# A process that exited but is not reaped yet (a zombie) counts as gone.
+alive() { kill -0 "$1" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+
+# SIGTERM, then SIGKILL after `grace` seconds (weed server takes about 15 s to shut down cleanly).
 stop_service() {
   local name=$1 dir=$2 grace=${3:-15} pid i
   pid=$(running_pid "$dir")
@@ -175,11 +177,11 @@ stop_service() {
     return
   fi
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
+  for i in $(seq $((grace * 10))); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then
     say "$name: still running ${grace}s after SIGTERM, sending SIGKILL to pid $pid"
     kill -KILL "$pid" 2>/dev/null || true
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 50); do alive "$pid" || break; sleep 0.1; done
   fi
   rm -f "$dir/pid"
   say "$name: stopped (pid $pid)"
@@ -224,7 +226,7 @@ up_temporal() {
     --db-filename "$TEMPORAL_DIR/temporal.db" --log-level warn "${extra[@]}"
   for i in $(seq "$TIMEOUT"); do
     if temporal_healthy; then say "temporal: healthy on $HOST:$TEMPORAL_PORT (pid $(<"$TEMPORAL_DIR/pid"), namespace $TEMPORAL_NAMESPACE)"; return; fi
-    kill -0 "$(<"$TEMPORAL_DIR/pid")" 2>/dev/null || break
+    alive "$(<"$TEMPORAL_DIR/pid")" || break
     sleep 1
   done
   fail_unhealthy temporal "$TEMPORAL_DIR"
@@ -288,7 +290,7 @@ EOF
       say "s3: healthy on $HOST:$S3_PORT (pid $(<"$WEED_DIR/pid"), bucket $S3_BUCKET)"
       return
     fi
-    kill -0 "$(<"$WEED_DIR/pid")" 2>/dev/null || break
+    alive "$(<"$WEED_DIR/pid")" || break
     sleep 1
   done
   fail_unhealthy s3 "$WEED_DIR"
@@ -304,10 +306,15 @@ cmd_up() {
 }
 
 cmd_down() {
+  local had_temporal had_weed
+  had_temporal=$(running_pid "$TEMPORAL_DIR")
+  had_weed=$(running_pid "$WEED_DIR")
   stop_service temporal "$TEMPORAL_DIR"
-  stop_service s3 "$WEED_DIR" 5
+  stop_service s3 "$WEED_DIR" 30
   # shellcheck disable=SC2046
-  wait_ports_free $(ports_of $(temporal_ports) $(weed_ports))
+  [[ -z $had_temporal ]] || wait_ports_free $(ports_of $(temporal_ports))
+  # shellcheck disable=SC2046
+  [[ -z $had_weed ]] || wait_ports_free $(ports_of $(weed_ports))
 }
 
 cmd_status() {

@@ -10,11 +10,11 @@ import { createControlWorker } from '../../workers/control.ts';
 import { storageCheckWorkflow } from '../../workflows/index.ts';
 import { connectTemporal, s3Store, temporalSettings, uniqueName } from './services.ts';
 
-let connection: NativeConnection;
-let store: S3Store;
-let worker: Worker;
+let connection: NativeConnection | undefined;
+let store: S3Store | undefined;
+let worker: Worker | undefined;
 let client: Client;
-let workerRun: Promise<void>;
+let workerRun: Promise<void> | undefined;
 const taskQueue = uniqueName('test-control');
 
 before(async () => {
@@ -23,19 +23,23 @@ before(async () => {
   store = await s3Store(uniqueName('test/storage-workflow'));
   const { namespace } = temporalSettings();
   worker = await createControlWorker({ connection, namespace, store, taskQueue });
-  workerRun = worker.run();
   client = new Client({ connection, namespace });
+  workerRun = worker.run();
 });
 
+// Parts may be missing when the services were not reachable: the before hook's error says so.
 after(async () => {
-  worker.shutdown();
+  worker?.shutdown();
   await workerRun;
-  for (const key of await store.list('')) await store.delete(key);
-  store.client.destroy();
-  await connection.close();
+  if (store !== undefined) {
+    for (const key of await store.list('')) await store.delete(key);
+    store.client.destroy();
+  }
+  await connection?.close();
 });
 
 test('a workflow on a real worker writes a record and a sample table to S3, read back intact', async () => {
+  assert.ok(store !== undefined);
   const runId = uniqueName('run');
   const imageIds = ['cat.jpg', 'dir/dog 2.png', 'ß'];
   const result = await client.workflow.execute(storageCheckWorkflow, {
