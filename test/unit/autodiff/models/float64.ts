@@ -17,7 +17,7 @@ import type { TensorShape } from '../../../../engine/runtime/index.ts';
 
 /**
  * A float64 twin of a float32 CNN for reference finite differences: onnxruntime's CPU kernels
- * for Conv, ConvTranspose, HardSigmoid, Resize and (opset 11) Clip are float32-only, so those
+ * for Conv, ConvTranspose, AveragePool, HardSigmoid, Resize and (opset 11) Clip are float32-only, so those
  * are rewritten with ops that have float64 kernels (Pad, Slice, MatMul, Sum, Max, Min,
  * ReduceMean); weights and float constants become float64. Central differences of the twin in
  * float64 are exact to about 1e-9, far below the float32 gradient graph's own rounding.
@@ -61,6 +61,9 @@ export function float64Twin(model: Model, shapes: ReadonlyMap<string, TensorShap
       case 'ConvTranspose':
         convTranspose(n);
         break;
+      case 'AveragePool':
+        averagePool(n);
+        break;
       case 'HardSigmoid': {
         const lin = b.op('Add', [
           b.op('Mul', [x, scalar(attrFloat(n, 'alpha', 0.2))]),
@@ -77,6 +80,10 @@ export function float64Twin(model: Model, shapes: ReadonlyMap<string, TensorShap
         emit('Identity', [t]);
         break;
       }
+      case 'Sigmoid':
+        // Spelled out: onnxruntime would fuse x·sigmoid(x) into a float32-only QuickGelu.
+        emit('Reciprocal', [b.op('Add', [b.op('Exp', [b.op('Neg', [x])]), scalar(1)])]);
+        break;
       case 'GlobalAveragePool':
         emit('ReduceMean', [x], {
           axes: dims(x)
@@ -109,16 +116,36 @@ export function float64Twin(model: Model, shapes: ReadonlyMap<string, TensorShap
   /** Conv as a sum over kernel offsets of strided slices of the padded input, each contracted by MatMul. */
   function conv(n: Node): void {
     const [x, w, bias] = n.inputs as [string, string, string?];
+    if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new Error('auto_pad is not lowered');
+    const wDims = dims(w) as [number, number, number, number];
+    lowerConv(n, x, weightValues(w), wDims, attrInt(n, 'group', 1), bias ? weightValues(bias) : undefined);
+  }
+
+  /** AveragePool without padding as a depthwise Conv with equal weights. */
+  function averagePool(n: Node): void {
+    const x = n.inputs[0]!;
+    const [kh, kw] = attrInts(n, 'kernel_shape') as [number, number];
+    const pads = attrInts(n, 'pads') ?? [0, 0, 0, 0];
+    if (pads.some((p) => p !== 0) || attrInt(n, 'ceil_mode', 0) !== 0)
+      throw new Error('only unpadded AveragePool is lowered');
+    const c = dims(x)[1]!;
+    lowerConv(n, x, new Array<number>(c * kh * kw).fill(1 / (kh * kw)), [c, 1, kh, kw], c);
+  }
+
+  function lowerConv(
+    n: Node,
+    x: string,
+    values: readonly number[],
+    [M, Cg, kh, kw]: [number, number, number, number],
+    group: number,
+    bias?: readonly number[],
+  ): void {
     const [N] = dims(x) as [number];
-    const [M, Cg, kh, kw] = dims(w) as [number, number, number, number];
     const [, , Ho, Wo] = dims(n.outputs[0]!) as [number, number, number, number];
-    const group = attrInt(n, 'group', 1);
     const [sh, sw] = attrInts(n, 'strides') ?? [1, 1];
     const [dh, dw] = attrInts(n, 'dilations') ?? [1, 1];
-    if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new Error('auto_pad is not lowered');
     const [pt, pl, pb, pr] = attrInts(n, 'pads') ?? [0, 0, 0, 0];
     const padded = b.op('Pad', [x, b.int64s([0, 0, pt!, pl!, 0, 0, pb!, pr!])]);
-    const values = weightValues(w);
     const mg = M / group;
     const terms: string[] = [];
     for (let i = 0; i < kh; i++)
@@ -137,7 +164,7 @@ export function float64Twin(model: Model, shapes: ReadonlyMap<string, TensorShap
         terms.push(b.op('MatMul', [f64([group, mg, Cg], tap, 'tap'), grouped]));
       }
     let sum = b.op('Reshape', [terms.length > 1 ? b.op('Sum', terms) : terms[0]!, b.int64s([N, M, Ho, Wo])]);
-    if (bias) sum = b.op('Add', [sum, f64([1, M, 1, 1], weightValues(bias), 'bias')]);
+    if (bias) sum = b.op('Add', [sum, f64([1, M, 1, 1], bias, 'bias')]);
     b.op('Identity', [sum], undefined, n.outputs[0]!);
   }
 
