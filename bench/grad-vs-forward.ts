@@ -53,15 +53,29 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function time(run: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await run();
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await run();
-    t.push(performance.now() - start);
+/**
+ * Median times of two runs measured alternately (after warm-up of both), so that load from other
+ * processes weighs on both alike; also the median of the per-pair ratios.
+ */
+async function timePair(
+  forward: () => Promise<unknown>,
+  gradient: () => Promise<unknown>,
+): Promise<{ forwardMs: number; gradientMs: number; pairRatio: number }> {
+  for (let i = 0; i < warmup; i++) {
+    await forward();
+    await gradient();
   }
-  return median(t);
+  const f: number[] = [];
+  const g: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let start = performance.now();
+    await forward();
+    f.push(performance.now() - start);
+    start = performance.now();
+    await gradient();
+    g.push(performance.now() - start);
+  }
+  return { forwardMs: median(f), gradientMs: median(g), pairRatio: median(g.map((t, i) => t / f[i]!)) };
 }
 
 for (const s of subjects.filter((s) => !values.only || s.name === values.only)) {
@@ -85,11 +99,13 @@ for (const s of subjects.filter((s) => !values.only || s.name === values.only)) 
     Float32Array.from({ length: out.reduce((a, d) => a * d, 1) }, () => 1),
   );
   const feeds: Record<string, HostTensor> = { [s.input]: x };
-  const forwardMs = await time(() => forward.run(feeds, [s.of]));
-  const gradientMs = await time(() => backward.run({ ...feeds, [`d_${s.of}`]: dy }));
+  const { forwardMs, gradientMs, pairRatio } = await timePair(
+    () => forward.run(feeds, [s.of]),
+    () => backward.run({ ...feeds, [`d_${s.of}`]: dy }),
+  );
   const ops = (m: Model): number => m.graph.nodes.length;
   console.log(
     `${s.name} [${s.dims.join('x')}]: forward ${forwardMs.toFixed(1)} ms, gradient ${gradientMs.toFixed(1)} ms, ` +
-      `ratio ${(gradientMs / forwardMs).toFixed(2)}x (nodes ${ops(model)} -> ${ops(gradient)}, derive ${deriveMs.toFixed(0)} ms)`,
+      `ratio ${(gradientMs / forwardMs).toFixed(2)}x (median per-pair ${pairRatio.toFixed(2)}x; nodes ${ops(model)} -> ${ops(gradient)}, derive ${deriveMs.toFixed(0)} ms)`,
   );
 }
