@@ -1,7 +1,8 @@
 /**
  * Gradient/forward time ratio of derived VJP graphs on ONNX Runtime (CPU), for models built from
  * ops with gradient rules. Prints one line per model: forward ms, gradient ms (the gradient graph
- * also computes the forward pass), and their ratio. Usage: node --import tsx bench/grad-ratio.ts
+ * also computes the forward pass), and their ratio.
+ * Usage: node --import tsx bench/grad-ratio.ts  (BENCH_THREADS=n for n intra-op threads, 0 for the default)
  */
 import { vjp } from '../engine/autodiff/vjp.ts';
 import type { Model } from '../engine/onnx/index.ts';
@@ -28,6 +29,10 @@ async function medians(a: () => Promise<unknown>, b: () => Promise<unknown>, rep
   return [mid(ta), mid(tb)];
 }
 
+// One intra-op thread by default: ratios are steadier on a shared machine. BENCH_THREADS=0 lets onnxruntime choose.
+const threads = Number(process.env['BENCH_THREADS'] ?? 1);
+const runtime = threads > 0 ? { intraOpThreads: threads } : {};
+
 async function measure(name: string, model: Model, dims: number[], reps: number): Promise<void> {
   const shapes = await resolveShapes(model, { x: dims });
   const gradient = vjp(model, { of: 'y', wrt: ['x'], shapes });
@@ -36,8 +41,8 @@ async function measure(name: string, model: Model, dims: number[], reps: number)
   const x: HostTensor = tensor('float32', dims, Float32Array.from({ length: n }, r));
   const outDims = shapes.get('y')!.dims;
   const dy = tensor('float32', outDims, Float32Array.from({ length: outDims.reduce((p, q) => p * q, 1) }, r));
-  const forward = await openSession(model);
-  const backward = await openSession(gradient);
+  const forward = await openSession(model, runtime);
+  const backward = await openSession(gradient, runtime);
   const [f, g] = await medians(
     () => forward.run({ x }),
     () => backward.run({ x, d_y: dy }),
