@@ -1,10 +1,10 @@
 import { renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { checkRequest, vjp } from '../../engine/autodiff/vjp.ts';
-import type { StaticShape } from '../../engine/autodiff/vjp.ts';
+import { deriveGradient } from '../../engine/autodiff/derive.ts';
+import { MAX_OPSET, MIN_OPSET, checkRequest } from '../../engine/autodiff/vjp.ts';
 import { InputError } from '../../engine/errors.ts';
 import { loadModel, saveModel } from '../../engine/onnx/model.ts';
-import { resolveShapes } from '../../engine/runtime/index.ts';
+import { upgradeOpset } from '../../engine/onnx/opset.ts';
 import { EXIT } from '../exit.ts';
 
 export interface GradRequest {
@@ -14,6 +14,7 @@ export interface GradRequest {
   out: string;
   shape?: string[];
   'external-data'?: boolean;
+  opset?: number;
   json?: boolean;
 }
 
@@ -34,18 +35,19 @@ function parseShapes(specs: readonly string[], inputs: readonly string[]): Recor
 export async function deriveGradientModel(args: GradRequest): Promise<number> {
   if (resolve(args.out) === resolve(args.model))
     throw new InputError('--out', 'would overwrite the forward model; choose another path');
-  const model = loadModel(args.model);
+  const loaded = loadModel(args.model);
+  if (
+    args.opset !== undefined &&
+    !(Number.isInteger(args.opset) && args.opset >= MIN_OPSET && args.opset <= MAX_OPSET)
+  ) {
+    throw new InputError('--opset', `${args.opset} is not an opset from ${MIN_OPSET} to ${MAX_OPSET}`);
+  }
+  const model = args.opset === undefined ? loaded : upgradeOpset(loaded, args.opset);
   checkRequest(model, args.of, args.wrt);
   const init = new Set(model.graph.initializers.map((t) => t.name));
-  const inputs = model.graph.inputs.filter((v) => !init.has(v.name));
-  const given = parseShapes(
-    args.shape ?? [],
-    inputs.map((v) => v.name),
-  );
-  const allStatic = inputs.every((v) => given[v.name] ?? v.shape?.every((d) => typeof d === 'number'));
-  let shapes: Map<string, StaticShape> | undefined;
-  if (allStatic) shapes = await resolveShapes(model, given);
-  const gradient = vjp(model, { of: args.of, wrt: args.wrt, shapes });
+  const inputs = model.graph.inputs.filter((v) => !init.has(v.name)).map((v) => v.name);
+  const inputDims = parseShapes(args.shape ?? [], inputs);
+  const { model: gradient, staticShapes } = await deriveGradient(model, { of: args.of, wrt: args.wrt, inputDims });
   const tmp = `${args.out}.partial`;
   const dataFile = `${basename(args.out)}.data`;
   try {
@@ -62,7 +64,7 @@ export async function deriveGradientModel(args: GradRequest): Promise<number> {
     outputs: gradient.graph.outputs.map((v) => v.name),
     nodes: gradient.graph.nodes.length,
     forwardNodes: model.graph.nodes.length,
-    shapes: shapes ? 'static' : 'dynamic (give --shape for every symbolic input for static shapes)',
+    shapes: staticShapes ? 'static' : 'dynamic (give --shape for every symbolic input for static shapes)',
   };
   process.stdout.write(
     args.json

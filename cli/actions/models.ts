@@ -67,8 +67,11 @@ export async function inspectOnnxFile(path: string, options: InspectOptions): Pr
       ? `  gradient: no rule for ${summary.missing.join(', ')} (fine only where they do not lie between a differentiated output and input)`
       : '  gradient: every operator is covered',
   ];
-  if (!summary.opsetSupported)
-    lines.push('  gradient: the default opset is outside 11–21, which `fiberscope grad` refuses');
+  if (!summary.opsetSupported) {
+    lines.push(
+      '  gradient: the default opset is outside 11–21; `fiberscope grad --opset 11` converts older exports first',
+    );
+  }
   out.write(`${lines.join('\n')}\n`);
   return EXIT.ok;
 }

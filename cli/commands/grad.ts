@@ -7,6 +7,7 @@ interface GradArgs {
   out: string;
   shape?: string[];
   'external-data'?: boolean;
+  opset?: number;
   json?: boolean;
 }
 
@@ -29,6 +30,10 @@ export const grad: CommandSpec = {
         type: 'string',
         array: true,
         describe: 'static dims of an input, NAME=D1,D2,... (repeatable); needed where the model declares symbolic dims',
+      })
+      .option('opset', {
+        type: 'number',
+        describe: 'convert the model to this opset first (11–21), e.g. for exports older than opset 11',
       })
       .option('external-data', {
         type: 'boolean',

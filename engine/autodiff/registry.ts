@@ -8,9 +8,11 @@ import { clip } from './rules/clip.ts';
 import { concat } from './rules/concat.ts';
 import { conv } from './rules/conv.ts';
 import { convTranspose } from './rules/conv-transpose.ts';
+import { cos } from './rules/cos.ts';
 import { div } from './rules/div.ts';
 import { dropout } from './rules/dropout.ts';
 import { einsum } from './rules/einsum.ts';
+import { elu } from './rules/elu.ts';
 import { erf } from './rules/erf.ts';
 import { exp } from './rules/exp.ts';
 import { expand } from './rules/expand.ts';
@@ -31,9 +33,12 @@ import { logSoftmax } from './rules/log-softmax.ts';
 import { matMul } from './rules/mat-mul.ts';
 import { max } from './rules/max.ts';
 import { maxPool } from './rules/max-pool.ts';
+import { mean } from './rules/mean.ts';
 import { min } from './rules/min.ts';
+import { mish } from './rules/mish.ts';
 import { mul } from './rules/mul.ts';
 import { neg } from './rules/neg.ts';
+import { pRelu } from './rules/p-relu.ts';
 import { pad } from './rules/pad.ts';
 import { pow } from './rules/pow.ts';
 import { reciprocal } from './rules/reciprocal.ts';
@@ -48,14 +53,18 @@ import { reduceSumSquare } from './rules/reduce-sum-square.ts';
 import { relu } from './rules/relu.ts';
 import { reshape } from './rules/reshape.ts';
 import { resize } from './rules/resize.ts';
+import { selu } from './rules/selu.ts';
 import { sigmoid } from './rules/sigmoid.ts';
+import { sin } from './rules/sin.ts';
 import { slice } from './rules/slice.ts';
 import { softmax } from './rules/softmax.ts';
 import { softplus } from './rules/softplus.ts';
+import { softsign } from './rules/softsign.ts';
 import { split } from './rules/split.ts';
 import { sqrt } from './rules/sqrt.ts';
 import { squeeze } from './rules/squeeze.ts';
 import { sub } from './rules/sub.ts';
+import { sum } from './rules/sum.ts';
 import { tanh } from './rules/tanh.ts';
 import { tile } from './rules/tile.ts';
 import { transpose } from './rules/transpose.ts';
@@ -76,9 +85,11 @@ export const RULES: readonly OpRule[] = [
   concat,
   conv,
   convTranspose,
+  cos,
   div,
   dropout,
   einsum,
+  elu,
   erf,
   exp,
   expand,
@@ -99,9 +110,12 @@ export const RULES: readonly OpRule[] = [
   matMul,
   max,
   maxPool,
+  mean,
   min,
+  mish,
   mul,
   neg,
+  pRelu,
   pad,
   pow,
   reciprocal,
@@ -116,14 +130,18 @@ export const RULES: readonly OpRule[] = [
   relu,
   reshape,
   resize,
+  selu,
   sigmoid,
+  sin,
   slice,
   softmax,
   softplus,
+  softsign,
   split,
   sqrt,
   squeeze,
   sub,
+  sum,
   tanh,
   tile,
   transpose,

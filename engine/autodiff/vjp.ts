@@ -5,6 +5,7 @@ import { pruneModel } from '../onnx/compose.ts';
 import { DataType, cloneModel, defaultOpset, isFloat, makeTensor, tensorValues } from '../onnx/ir.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
 import { NO_GRADIENT_OPS } from './nograd.ts';
+import { inferRanks } from './ranks.ts';
 import { findRule, supportedOps } from './registry.ts';
 import type { OpRule, RuleContext } from './rule.ts';
 
@@ -53,7 +54,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
   if (opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new InputError(
       'model',
-      `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range`,
+      `default-domain opset ${opset} is outside the supported ${MIN_OPSET}–${MAX_OPSET}; re-export the model at an opset in that range${opset < MIN_OPSET ? ` or convert it first (upgradeOpset; fiberscope grad --opset ${MIN_OPSET})` : ''}`,
     );
   }
   checkRequest(model, options.of, options.wrt);
@@ -64,9 +65,13 @@ export function vjp(model: Model, options: VjpOptions): Model {
   const produced = new Set(g.nodes.flatMap((n) => n.outputs));
 
   const shapes = staticShapes(model, options.shapes);
-  const declaredRanks = new Map<string, number>();
-  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.shape) declaredRanks.set(v.name, v.shape.length);
+  const knownRanks = new Map<string, number>();
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.shape) knownRanks.set(v.name, v.shape.length);
+  for (const [name, v] of shapes) knownRanks.set(name, v.dims.length);
   const constants = constantTensors(model);
+  const ranks = inferRanks(model, knownRanks, constants);
+  const declaredTypes = new Map<string, number>();
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
 
   // Forward sweep: which tensors depend differentiably on the wrt inputs.
   const active = new Set<string>(wrt);
@@ -79,7 +84,9 @@ export function vjp(model: Model, options: VjpOptions): Model {
     if (!idx.some((i) => active.has(n.inputs[i] ?? ''))) continue;
     activeNodes.add(n);
     for (const o of n.outputs) {
-      const dt = shapes.get(o)?.dataType;
+      // Integer and boolean results carry no gradient (a cast to int is piecewise constant).
+      const dt =
+        shapes.get(o)?.dataType ?? declaredTypes.get(o) ?? (n.opType === 'Cast' ? attrInt(n, 'to') : undefined);
       if (o && (dt === undefined || isFloat(dt))) active.add(o);
     }
   }
@@ -139,10 +146,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
     : gradName(of);
   contributions.set(of, [seed]);
 
-  const dtypeOf = (name: string): number =>
-    shapes.get(name)?.dataType ??
-    [...g.inputs, ...g.outputs, ...g.valueInfo].find((v) => v.name === name)?.dataType ??
-    fallbackType;
+  const dtypeOf = (name: string): number => shapes.get(name)?.dataType ?? declaredTypes.get(name) ?? fallbackType;
 
   for (const n of path) {
     const found = findRule(n.opType, opset)!;
@@ -182,7 +186,7 @@ export function vjp(model: Model, options: VjpOptions): Model {
       requireShape: (name) =>
         shapes.get(name)?.dims ??
         fail(`needs the static shape of '${name}'; give input shapes (e.g. --shape) so that shapes can be resolved`),
-      rank: (name) => shapes.get(name)?.dims.length ?? declaredRanks.get(name) ?? ctx.requireShape(name).length,
+      rank: (name) => ranks.get(name) ?? ctx.requireShape(name).length,
       dtype: dtypeOf,
       constValues: (name) => {
         const t = constants.get(name);

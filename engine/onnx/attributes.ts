@@ -51,10 +51,6 @@ function find(node: Node, name: string): Attribute | undefined {
   return node.attributes.find((a) => a.name === name);
 }
 
-export function hasAttr(node: Node, name: string): boolean {
-  return find(node, name) !== undefined;
-}
-
 export function attrInt(node: Node, name: string, fallback: number): number;
 export function attrInt(node: Node, name: string): number | undefined;
 export function attrInt(node: Node, name: string, fallback?: number): number | undefined {

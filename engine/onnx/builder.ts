@@ -100,10 +100,20 @@ export class GraphBuilder {
     return this.constant(DataType.int64, [values.length], values, hint);
   }
 
-  reduceSum(x: string, axes: readonly number[], keepdims: boolean): string {
+  /**
+   * A Reduce* op over the given axes; axes become an input from opset 13 for ReduceSum and from 18
+   * for the others. Empty axes reduce over all axes.
+   */
+  reduce(op: `Reduce${string}`, x: string, axes: readonly number[], keepdims: boolean): string {
     const k = keepdims ? 1 : 0;
-    if (this.opset >= 13) return this.op('ReduceSum', [x, this.int64s(axes, 'axes')], { keepdims: k });
-    return this.op('ReduceSum', [x], { axes: [...axes], keepdims: k });
+    const axesAsInput = this.opset >= (op === 'ReduceSum' ? 13 : 18);
+    if (axes.length === 0) return this.op(op, [x], { keepdims: k });
+    if (axesAsInput) return this.op(op, [x, this.int64s(axes, 'axes')], { keepdims: k });
+    return this.op(op, [x], { axes: [...axes], keepdims: k });
+  }
+
+  reduceSum(x: string, axes: readonly number[], keepdims: boolean): string {
+    return this.reduce('ReduceSum', x, axes, keepdims);
   }
 
   squeeze(x: string, axes: readonly number[]): string {

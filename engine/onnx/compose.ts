@@ -1,5 +1,6 @@
 import { InputError } from '../errors.ts';
-import { cloneModel, tensorNames } from './ir.ts';
+import { cloneModel, defaultOpset, tensorNames } from './ir.ts';
+import { upgradeOpset } from './opset.ts';
 import type { Graph, Model, Tensor, ValueInfo } from './ir.ts';
 
 /** A copy of the model with tensor names mapped; names the function leaves undefined stay. Node names follow. */
@@ -24,17 +25,17 @@ export function prefixNames(model: Model, prefix: string, keep: Iterable<string>
   return m;
 }
 
-function mergeOpsets(a: Model, b: Model, allowUpgrade: boolean): Record<string, number> {
+function mergeOpsets(a: Model, b: Model): Record<string, number> {
   const out = { ...a.opsets };
   for (const [domain, v] of Object.entries(b.opsets)) {
     const prev = out[domain];
-    if (prev !== undefined && prev !== v && !allowUpgrade) {
+    if (prev !== undefined && prev !== v) {
       throw new InputError(
         'opset',
-        `cannot compose models of ${domain || 'ai.onnx'} opset ${prev} and ${v}: operators changed between versions; export both at one opset (or pass opsets: 'max' when the ops used are the same in both)`,
+        `cannot compose models of ${domain || 'ai.onnx'} opset ${prev} and ${v}: operators changed between versions; pass opsets: 'upgrade' to convert the lower one, or export both at one opset`,
       );
     }
-    out[domain] = Math.max(prev ?? v, v);
+    out[domain] = v;
   }
   return out;
 }
@@ -68,8 +69,8 @@ export function mergeInitializers(a: readonly Tensor[], b: readonly Tensor[]): T
 export interface ConnectOptions {
   /** Outputs of the composed model; default: the second model's outputs. Any tensor of either may be named. */
   outputs?: string[];
-  /** 'max' allows models of different opsets (the result uses the higher one). */
-  opsets?: 'equal' | 'max';
+  /** 'upgrade' converts the model of lower default opset to the other's (upgradeOpset); default: they must match. */
+  opsets?: 'equal' | 'upgrade';
 }
 
 /**
@@ -79,11 +80,16 @@ export interface ConnectOptions {
  * model's inputs plus the second's unlinked ones.
  */
 export function connect(
-  first: Model,
-  second: Model,
+  firstModel: Model,
+  secondModel: Model,
   links: Record<string, string>,
   options: ConnectOptions = {},
 ): Model {
+  let [first, second] = [firstModel, secondModel];
+  if (options.opsets === 'upgrade') {
+    const target = Math.max(defaultOpset(first), defaultOpset(second));
+    [first, second] = [upgradeOpset(first, target), upgradeOpset(second, target)];
+  }
   const a = first.graph;
   const b = second.graph;
   const aNames = tensorNames(a);
@@ -122,7 +128,7 @@ export function connect(
   });
   return {
     ...first,
-    opsets: mergeOpsets(first, second, options.opsets === 'max'),
+    opsets: mergeOpsets(first, second),
     metadata: { ...second.metadata, ...first.metadata },
     graph: g,
   };

@@ -4,4 +4,4 @@ export * from './builder.ts';
 export * from './compose.ts';
 export { decodeModel, encodeModel, loadModel, saveModel } from './model.ts';
 export type { DecodeOptions, EncodeOptions } from './model.ts';
-export { upgradeOpset } from './upgrade.ts';
+export { upgradeOpset, MIN_UPGRADE_OPSET } from './opset.ts';

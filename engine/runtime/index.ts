@@ -238,22 +238,29 @@ export interface TensorShape {
   dims: number[];
 }
 
+export interface ResolveOptions extends RuntimeOptions {
+  /**
+   * Expose at most this many intermediates per forward run (default: all in one run). Lower it for
+   * large models: each run then holds fewer activations at once, at the cost of more runs.
+   */
+  outputsPerRun?: number;
+}
+
 /**
  * Static dtype and dims of every tensor of a model for the given input shapes, found by running
- * it once on zeros with every intermediate exposed as an output. Data-dependent shapes come out
- * as they are for zeros. Memory: holds every activation of one forward pass once.
+ * it on zeros with intermediates exposed as outputs (on CPU, unoptimised). Data-dependent shapes
+ * come out as they are for zeros.
  */
 export async function resolveShapes(
   model: Model,
   inputDims: Readonly<Record<string, readonly number[]>>,
-  options: RuntimeOptions = {},
+  options: ResolveOptions = {},
 ): Promise<Map<string, TensorShape>> {
-  const m = cloneModel(model);
-  const g = m.graph;
+  const g = model.graph;
   const inits = new Set(g.initializers.map((t) => t.name));
   const shapes = new Map<string, TensorShape>();
   for (const t of g.initializers) shapes.set(t.name, { dataType: t.dataType, dims: [...t.dims] });
-  const feeds: Record<string, HostTensor> = {};
+  const ortFeeds: Record<string, ort.Tensor> = {};
   for (const v of g.inputs) {
     if (inits.has(v.name)) continue;
     const dims =
@@ -261,32 +268,31 @@ export async function resolveShapes(
     if (!dims) throw new InputError(v.name, `input has dims [${(v.shape ?? []).join(', ')}]; give static dims for it`);
     const type = tensorTypeOf(v.dataType);
     if (!type) throw new InputError(v.name, `input type ${v.dataType} is not float32, float64 or int64`);
-    feeds[v.name] = tensor(type, dims);
+    const t = tensor(type, dims);
+    ortFeeds[v.name] = new ort.Tensor(t.type, t.data, t.dims);
     shapes.set(v.name, { dataType: v.dataType, dims: [...dims] });
   }
   const declared = new Set(g.outputs.map((o) => o.name));
-  for (const n of g.nodes)
-    for (const o of n.outputs)
-      if (o && !declared.has(o)) {
-        g.outputs.push({ name: o, dataType: 0, shape: null });
-        declared.add(o);
-      }
-  g.valueInfo = [];
-  const bytes = encodeModel(m);
-  const session = await ort.InferenceSession.create(bytes, {
+  const intermediates = [...new Set(g.nodes.flatMap((n) => n.outputs))].filter((o) => o && !declared.has(o));
+  const per = Math.max(1, options.outputsPerRun ?? intermediates.length);
+  const sessionOpts = {
     ...sessionOptions({ ...options, provider: 'cpu' }),
-    graphOptimizationLevel: 'disabled',
-  });
-  try {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-    const result = await session.run(ortFeeds);
-    for (const [name, v] of Object.entries(result)) {
-      const dataType = ORT_TYPE[v.type as string] ?? 0;
-      shapes.set(name, { dataType, dims: [...v.dims] });
+    graphOptimizationLevel: 'disabled' as const,
+  };
+  for (let start = 0; start === 0 || start < intermediates.length; start += per) {
+    const m = cloneModel(model);
+    m.graph.outputs.push(
+      ...intermediates.slice(start, start + per).map((name) => ({ name, dataType: 0, shape: null })),
+    );
+    m.graph.valueInfo = [];
+    const session = await ort.InferenceSession.create(encodeModel(m), sessionOpts);
+    try {
+      const result = await session.run(ortFeeds);
+      for (const [name, v] of Object.entries(result))
+        shapes.set(name, { dataType: ORT_TYPE[v.type as string] ?? 0, dims: [...v.dims] });
+    } finally {
+      await session.release();
     }
-  } finally {
-    await session.release();
   }
   return shapes;
 }

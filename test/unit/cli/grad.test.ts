@@ -40,7 +40,7 @@ test('symbolic dims: dynamic without --shape, static with it', async () => {
 
 async function refusedWithoutWriting(args: (dir: string) => string[], setup?: (dir: string) => void): Promise<void> {
   const dir = tempDir();
-  writeModel(join(dir, 'm.onnx'), { sideOp: 'Sin' });
+  writeModel(join(dir, 'm.onnx'), { sideOp: 'Atan' });
   setup?.(dir);
   const before = readdirSync(dir).sort();
   const code = await main(args(dir));
@@ -54,7 +54,7 @@ test('bad input exits 2 and writes nothing', async () => {
   const m = (dir: string): string => join(dir, 'm.onnx');
   await refusedWithoutWriting((d) => grad(d, '--model', m(d), '--of', 'nope', '--wrt', 'x'));
   await refusedWithoutWriting((d) => grad(d, '--model', m(d), '--of', 'y', '--wrt', 'W'));
-  await refusedWithoutWriting((d) => grad(d, '--model', m(d), '--of', 'y', '--wrt', 'x')); // Sin has no rule
+  await refusedWithoutWriting((d) => grad(d, '--model', m(d), '--of', 'y', '--wrt', 'x')); // Atan has no rule
   await refusedWithoutWriting((d) => grad(d, '--model', m(d), '--of', 'y', '--wrt', 'x', '--shape', 'q=1'));
   await refusedWithoutWriting(
     (d) => grad(d, '--model', join(d, 'bad.onnx'), '--of', 'y', '--wrt', 'x'),
@@ -63,6 +63,16 @@ test('bad input exits 2 and writes nothing', async () => {
   await refusedWithoutWriting((d) => grad(d, '--model', join(d, 'absent.onnx'), '--of', 'y', '--wrt', 'x'));
   await refusedWithoutWriting((d) => ['grad', '--model', m(d), '--of', 'y', '--wrt', 'x', '--out', m(d)]);
   await refusedWithoutWriting((d) => ['grad', '--model', m(d), '--of', 'y']);
+});
+
+test('--opset converts an old export before deriving', async () => {
+  const dir = tempDir();
+  writeModel(join(dir, 'old.onnx'), { opset: 9 });
+  const args = ['grad', '--model', join(dir, 'old.onnx'), '--of', 'y', '--wrt', 'x', '--out', join(dir, 'g.onnx')];
+  assert.equal(await main(args), 2);
+  assert.equal((await captureStdout(() => main([...args, '--opset', '11']))).code, 0);
+  assert.equal(loadModel(join(dir, 'g.onnx')).opsets[''], 11);
+  assert.equal(await main([...args, '--opset', '8']), 2);
 });
 
 test('--external-data writes the initializers beside the gradient model', async () => {

@@ -55,7 +55,21 @@ test('clashing names, unknown links and differing opsets are refused', () => {
     /not a tensor of the first graph/,
   );
   assert.throws(() => connect(a, prefixNames(unary('Add', 1, 13), 'b/'), { 'b/in': 'out' }), /opset 17 and 13/);
-  assert.equal(connect(a, prefixNames(unary('Add', 1, 13), 'b/'), { 'b/in': 'out' }, { opsets: 'max' }).opsets[''], 17);
+});
+
+test("opsets: 'upgrade' composes models exported at different opsets", async () => {
+  const first = prefixNames(unary('Mul', 2, 11), 'a/');
+  const m = first.graph;
+  const b = GraphBuilder.forModel(first);
+  // An op whose form changed at 13: the first model's Unsqueeze takes axes as an attribute.
+  b.op('Unsqueeze', ['a/out'], { axes: [0] }, 'a/wide');
+  m.outputs = [{ name: 'a/wide', dataType: DataType.float32, shape: [1, 3] }];
+  const second = prefixNames(unary('Add', 1, 17), 'b/');
+  second.graph.inputs[0]!.shape = [1, 3];
+  const composed = connect(first, second, { 'b/in': 'a/wide' }, { opsets: 'upgrade' });
+  assert.equal(composed.opsets[''], 17);
+  const out = await (await openSession(composed)).run({ 'a/in': tensor('float32', [3], [1, 2, 3]) });
+  assert.deepEqual([...out['b/out']!.data], [3, 5, 7]);
 });
 
 test('shared initializers merge when identical and are refused when they differ', () => {

@@ -88,5 +88,7 @@ test('resolveShapes reports every intermediate dtype and dims for given input di
   assert.deepEqual(shapes.get('y'), { dataType: DataType.float32, dims: [5, 3] });
   const cast = m.graph.nodes[0]!.outputs[0]!;
   assert.deepEqual(shapes.get(cast), { dataType: DataType.float32, dims: [1] });
+  const chunked = await resolveShapes(m, { image: [5, 3, 4, 4], scale: [1], steps: [] }, { outputsPerRun: 2 });
+  assert.deepEqual([...chunked.entries()].sort(), [...shapes.entries()].sort());
   await assert.rejects(resolveShapes(m, {}), /image: input has dims \[n, 3, 4, 4\]; give static dims/);
 });

@@ -147,4 +147,42 @@ export const cases: RuleCase[] = [
     op: 'Where',
     inputs: [{ dims: [2, 3], kind: 'bool', values: [1, 0, 1, 0, 0, 1] }, { dims: [2, 3] }, { dims: [3] }],
   },
+  { name: 'Mul opset 21', op: 'Mul', opset: 21, inputs: [{ dims: [2, 3] }, { dims: [2, 1] }] },
+  {
+    name: 'Pow int64 exponent',
+    op: 'Pow',
+    opset: 15,
+    inputs: [{ dims: [2, 3] }, { dims: [], kind: 'int64', values: [3] }],
+  },
+  {
+    name: 'Where opset 21',
+    op: 'Where',
+    opset: 21,
+    inputs: [{ dims: [3], kind: 'bool', values: [0, 1, 1] }, { dims: [2, 3] }, { dims: [] }],
+  },
+  { name: 'Sum three inputs broadcast', op: 'Sum', inputs: [{ dims: [2, 3] }, { dims: [3] }, { dims: [2, 1] }] },
+  { name: 'Mean two inputs broadcast', op: 'Mean', dtype: 'float32', inputs: [{ dims: [2, 3] }, { dims: [1, 3] }] },
+  {
+    name: 'PRelu channel slopes',
+    op: 'PRelu',
+    inputs: [
+      { dims: [2, 3, 2], avoid: [0] },
+      { dims: [3, 1], range: [0.05, 0.5] },
+    ],
+  },
+  {
+    name: 'PRelu constant slope',
+    op: 'PRelu',
+    dtype: 'float32',
+    inputs: [
+      { dims: [2, 3], avoid: [0] },
+      { dims: [1], values: [0.2], constant: true },
+    ],
+  },
+  { name: 'Elu', op: 'Elu', dtype: 'float32', attrs: { alpha: float(0.7) }, inputs: [{ dims: [3, 4], avoid: [0] }] },
+  { name: 'Selu', op: 'Selu', dtype: 'float32', inputs: [{ dims: [3, 4], avoid: [0] }] },
+  { name: 'Sin', op: 'Sin', inputs: [{ dims: [2, 3] }] },
+  { name: 'Cos', op: 'Cos', inputs: [{ dims: [2, 3] }] },
+  { name: 'Softsign', op: 'Softsign', dtype: 'float32', inputs: [{ dims: [2, 3], avoid: [0] }] },
+  { name: 'Mish', op: 'Mish', opset: 18, dtype: 'float32', inputs: [{ dims: [2, 3] }] },
 ];

@@ -73,4 +73,12 @@ export const cases: RuleCase[] = [
     attrs: { equation: 'ab,bc,cd->ad' },
     inputs: [{ dims: [2, 3] }, { dims: [3, 2], constant: true }, { dims: [2, 2] }],
   },
+  { name: 'MatMul opset 21', op: 'MatMul', opset: 21, inputs: [{ dims: [2, 3] }, { dims: [3, 2] }] },
+  {
+    name: 'Gemm opset 21',
+    op: 'Gemm',
+    opset: 21,
+    attrs: { transB: 1 },
+    inputs: [{ dims: [2, 3] }, { dims: [2, 3] }, { dims: [2] }],
+  },
 ];

@@ -99,4 +99,32 @@ export const cases: RuleCase[] = [
   { name: 'Cast float64 to float32', op: 'Cast', attrs: { to: 1 }, step: 1e-2, tol: 1e-5, inputs: [{ dims: [2, 3] }] },
   { name: 'Identity', op: 'Identity', inputs: [{ dims: [2, 3] }] },
   { name: 'Dropout inference', op: 'Dropout', opset: 13, dtype: 'float32', inputs: [{ dims: [2, 3] }] },
+  {
+    name: 'Reshape opset 21',
+    op: 'Reshape',
+    opset: 21,
+    inputs: [{ dims: [2, 3] }, { dims: [1], kind: 'int64', values: [-1] }],
+  },
+  {
+    name: 'Slice opset 11',
+    op: 'Slice',
+    opset: 11,
+    inputs: [{ dims: [4, 3] }, { dims: [1], kind: 'int64', values: [1] }, { dims: [1], kind: 'int64', values: [100] }],
+  },
+  {
+    name: 'Gather opset 11',
+    op: 'Gather',
+    opset: 11,
+    inputs: [{ dims: [3, 2] }, { dims: [2], kind: 'int64', values: [1, 1] }],
+  },
+  {
+    name: 'Split opset 18 num_outputs',
+    op: 'Split',
+    opset: 18,
+    outputs: 2,
+    attrs: { axis: 1, num_outputs: 2 },
+    inputs: [{ dims: [2, 4] }],
+  },
+  { name: 'Squeeze all unit axes opset 11', op: 'Squeeze', opset: 11, inputs: [{ dims: [1, 3, 1] }] },
+  { name: 'Transpose opset 21', op: 'Transpose', opset: 21, attrs: { perm: [1, 0] }, inputs: [{ dims: [2, 3] }] },
 ];
