@@ -9,6 +9,7 @@ import type { Model } from '../engine/onnx/index.ts';
 import { closeSessions, openSession, resolveShapes, tensor } from '../engine/runtime/index.ts';
 import type { HostTensor } from '../engine/runtime/index.ts';
 import { mixer, mlp, random } from '../test/fixtures/models.ts';
+import { vitModel } from '../test/fixtures/vit.ts';
 
 /** Median times of two runs measured alternately, so that load from other processes hits both alike. */
 async function medians(a: () => Promise<unknown>, b: () => Promise<unknown>, reps: number): Promise<[number, number]> {
@@ -56,4 +57,13 @@ async function measure(name: string, model: Model, dims: number[], reps: number)
 await measure('mixer 196x256, batch 4, depth 4', mixer(196, 256, 4, 4), [4, 196, 256], 21);
 await measure('mixer 64x128, batch 8, depth 2', mixer(64, 128, 8, 2), [8, 64, 128], 61);
 await measure('mlp 3072-1024, batch 32, depth 4', mlp(3072, 1024, 32, 4), [32, 3072], 41);
+const vitSizes = { batch: 2, channels: 3, size: 224, patch: 16, width: 384, heads: 6, hidden: 1536, depth: 4 };
+for (const decomposedLayerNorm of [false, true]) {
+  await measure(
+    `vit-s/16 depth 4, batch 2, ${decomposedLayerNorm ? 'ReduceMean' : 'fused'} LN`,
+    vitModel({ opset: 17, dtype: 'float32', gelu: 'erf', decomposedLayerNorm, sizes: vitSizes }),
+    [2, 3, 224, 224],
+    11,
+  );
+}
 await closeSessions();

@@ -66,6 +66,17 @@ export function trailingAxes(first: number, rank: number): number[] {
   return Array.from({ length: rank - first }, (_, i) => first + i);
 }
 
+/**
+ * The axes from `axis` to the last of tensor x. Without a static rank a negative axis still
+ * names them (−k..−1), so only a non-negative axis needs the rank.
+ */
+export function axesFrom(c: RuleContext, x: string, axis: number): number[] {
+  const rank = c.shape(x)?.length;
+  if (rank !== undefined) return trailingAxes(normAxis(c, axis, rank), rank);
+  if (axis < 0) return trailingAxes(axis, 0);
+  return trailingAxes(axis, c.rank(x));
+}
+
 /** Normalises a possibly negative axis against a rank, refusing out-of-range values. */
 export function normAxis(c: RuleContext, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;

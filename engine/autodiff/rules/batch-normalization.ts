@@ -14,7 +14,8 @@ export const batchNormalization: OpRule = {
     {
       since: 9,
       vjp: (c) => {
-        if (c.int('training_mode', 0) === 1 || c.outputCount > 1) {
+        // Before opset 14 a node with running-statistics outputs is in training mode.
+        if (c.int('training_mode', 0) === 1 || c.node.outputs.filter(Boolean).length > 1) {
           c.fail(
             'training mode (batch statistics) is not supported; export the model in eval mode so that it uses the running mean and variance',
           );

@@ -1,4 +1,4 @@
-import { normAxis, standardize, standardizeVjp, trailingAxes } from '../reduction.ts';
+import { axesFrom, standardize, standardizeVjp } from '../reduction.ts';
 import type { OpRule } from '../rule.ts';
 
 /**
@@ -20,8 +20,7 @@ export const layerNormalization: OpRule = {
         const dy = c.dy(0)!;
         const b = c.b;
         const [x, scale] = [c.input(0), c.input(1)];
-        const rank = c.rank(x);
-        const axes = trailingAxes(normAxis(c, c.int('axis', -1), rank), rank);
+        const axes = axesFrom(c, x, c.int('axis', -1));
         const { xhat, rstd } = standardize(c, x, axes, c.float('epsilon', 1e-5));
         if (c.needs(0)) c.setDx(0, standardizeVjp(c, b.op('Mul', [dy, scale]), xhat, rstd, axes));
         if (c.needs(1)) c.setDx(1, c.reduceToShape(b.op('Mul', [dy, xhat]), scale, c.shape(x)));

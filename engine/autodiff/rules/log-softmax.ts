@@ -1,4 +1,4 @@
-import { normAxis, reduce, trailingAxes } from '../reduction.ts';
+import { axesFrom, normAxis, reduce } from '../reduction.ts';
 import type { OpRule, RuleContext } from '../rule.ts';
 
 /** y = x − log Σ exp(x) along `axes`: dx = dy − exp(y) Σ dy. */
@@ -16,14 +16,15 @@ export const logSoftmax: OpRule = {
   versions: [
     {
       since: 1,
-      vjp: (c) => {
-        const rank = c.rank(c.input(0));
-        logSoftmaxVjp(c, trailingAxes(normAxis(c, c.int('axis', 1), rank), rank));
-      },
+      vjp: (c) => logSoftmaxVjp(c, axesFrom(c, c.input(0), c.int('axis', 1))),
     },
     {
       since: 13,
-      vjp: (c) => logSoftmaxVjp(c, [normAxis(c, c.int('axis', -1), c.rank(c.input(0)))]),
+      vjp: (c) => {
+        const rank = c.shape(c.input(0))?.length;
+        const axis = c.int('axis', -1);
+        logSoftmaxVjp(c, [rank === undefined ? axis : normAxis(c, axis, rank)]);
+      },
     },
   ],
 };

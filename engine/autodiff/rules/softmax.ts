@@ -1,4 +1,4 @@
-import { normAxis, reduce, trailingAxes } from '../reduction.ts';
+import { axesFrom, normAxis, reduce } from '../reduction.ts';
 import type { OpRule, RuleContext } from '../rule.ts';
 
 /** y = softmax(x) along `axes`: dx = y (dy − Σ dy y). */
@@ -19,14 +19,15 @@ export const softmax: OpRule = {
   versions: [
     {
       since: 1,
-      vjp: (c) => {
-        const rank = c.rank(c.input(0));
-        softmaxVjp(c, trailingAxes(normAxis(c, c.int('axis', 1), rank), rank));
-      },
+      vjp: (c) => softmaxVjp(c, axesFrom(c, c.input(0), c.int('axis', 1))),
     },
     {
       since: 13,
-      vjp: (c) => softmaxVjp(c, [normAxis(c, c.int('axis', -1), c.rank(c.input(0)))]),
+      vjp: (c) => {
+        const rank = c.shape(c.input(0))?.length;
+        const axis = c.int('axis', -1);
+        softmaxVjp(c, [rank === undefined ? axis : normAxis(c, axis, rank)]);
+      },
     },
   ],
 };

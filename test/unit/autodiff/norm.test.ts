@@ -51,6 +51,22 @@ test('ReduceMax shares dy evenly among three tied maxima', async () => {
   );
 });
 
+test('ReduceL2 of an all-zero slice has a zero gradient there, not NaN', async () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: DataType.float64, shape: [2, 3] }]);
+  b.op('ReduceL2', ['x'], { axes: [1], keepdims: 0 }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: DataType.float64, shape: [2] });
+  const g = vjp(m, { of: 'y', wrt: ['x'], shapes: await resolveShapes(m, {}) });
+  const dx = await gradient(
+    g,
+    { x: tensor('float64', [2, 3], [0, 0, 0, 3, 0, -4]), d_y: tensor('float64', [2], [1, 2]) },
+    'x',
+  );
+  assert.deepEqual(
+    dx.map((v) => Math.round(v * 1e12) / 1e12 + 0),
+    [0, 0, 0, 1.2, 0, -1.6],
+  );
+});
+
 test('ReduceMean without static shapes counts the averaged elements in the graph', async () => {
   const { m, b } = model(13, [{ name: 'x', dataType: DataType.float64, shape: ['n', 3] }]);
   b.op('ReduceMean', ['x'], { axes: [1], keepdims: 0 }, 'y');
@@ -76,6 +92,14 @@ test('BatchNormalization in training mode is refused naming the node', () => {
   b.add('BatchNormalization', ['x', ...stats], { training_mode: 1 }, { outputs: ['y'], name: 'bn' });
   m.graph.outputs.push({ name: 'y', dataType: DataType.float32, shape: [2, 3] });
   refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /node 'bn'.*BatchNormalization.*training mode.*eval mode/);
+});
+
+test('BatchNormalization before opset 14 with running-statistics outputs (training mode) is refused', () => {
+  const { m, b } = model(12, [{ name: 'x', dataType: DataType.float32, shape: [2, 3] }]);
+  const stats = [1, 2, 3, 4].map((i) => b.constant(DataType.float32, [3], values(3, i)));
+  b.add('BatchNormalization', ['x', ...stats], {}, { outputs: ['y', 'mean', 'var'], name: 'bn9' });
+  m.graph.outputs.push({ name: 'y', dataType: DataType.float32, shape: [2, 3] });
+  refused(() => vjp(m, { of: 'y', wrt: ['x'] }), /node 'bn9'.*training mode/);
 });
 
 test('a gradient through LayerNormalization Mean output is refused', () => {
@@ -178,4 +202,21 @@ test('decomposed GroupNorm (Reshape, InstanceNormalization, Reshape, Mul, Add) d
   const diff = maxAbsDiff(grads[0]!, grads[1]!);
   assert.ok(diff < 1e-4, `max |decomposed - fused| = ${diff}`);
   t.diagnostic(`|decomposed - fused| ${diff.toExponential(1)}`);
+});
+
+test('LayerNormalization and Softmax differentiate without static shapes (negative axes)', async () => {
+  const F64 = DataType.float64;
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: ['n', 3, 4] }]);
+  const scale = b.constant(F64, [3, 4], values(12, 9));
+  const normed = b.op('LayerNormalization', ['x', scale], { axis: -2 });
+  b.op('Softmax', [normed], { axis: -1 }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: ['n', 3, 4] });
+  const g = vjp(m, { of: 'y', wrt: ['x'] });
+  const r = await directionalCheck(m, {
+    of: 'y',
+    wrt: ['x'],
+    feeds: { x: tensor('float64', [2, 3, 4], values(24, 6)) },
+    gradientModel: g,
+  });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
 });
