@@ -3,7 +3,7 @@
  * backward) over the median time of one forward evaluation, in the same process, for the
  * PaddleOCR detector (real weights) and a full-size ResNet-50 (random weights). Target ≤ 2.5×.
  *
- *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--only resnet50|paddleocr-det]
+ *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--threads 1] [--only resnet50|paddleocr-det]
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -20,8 +20,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     only: { type: 'string' },
+    // One intra-op thread by default: ratios are steadier on a shared machine; 0 lets onnxruntime choose.
+    threads: { type: 'string', default: '1' },
   },
 });
+const threads = Number(values.threads);
+const runtime = threads > 0 ? { intraOpThreads: threads } : {};
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 
@@ -84,8 +88,8 @@ for (const s of subjects.filter((s) => !values.only || s.name === values.only)) 
   const derived = performance.now();
   const gradient = vjp(model, { of: s.of, wrt: [s.input], shapes });
   const deriveMs = performance.now() - derived;
-  const forward = await openSession(model, {}, s.name);
-  const backward = await openSession(gradient, {}, `${s.name} gradient`);
+  const forward = await openSession(model, runtime, s.name);
+  const backward = await openSession(gradient, runtime, `${s.name} gradient`);
   const count = s.dims.reduce((a, d) => a * d, 1);
   const x = tensor(
     'float32',
