@@ -1,7 +1,8 @@
 /**
  * Gradient/forward time ratio: the median time of one evaluation of the VJP graph (forward and
  * backward) over the median time of one forward evaluation, in the same process, for the
- * PaddleOCR detector (real weights) and a full-size ResNet-50 (random weights). Target ≤ 2.5×.
+ * PaddleOCR detector (real weights) and a full-size ResNet-50 (random weights), as wall-clock and
+ * as CPU time of the process. Target ≤ 2.5×.
  *
  *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--threads 1] [--only resnet50|paddleocr-det]
  */
@@ -57,29 +58,32 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/**
- * Median times of two runs measured alternately (after warm-up of both), so that load from other
- * processes weighs on both alike; also the median of the per-pair ratios.
- */
-async function timePair(
-  forward: () => Promise<unknown>,
-  gradient: () => Promise<unknown>,
-): Promise<{ forwardMs: number; gradientMs: number; pairRatio: number }> {
+interface Timing {
+  /** Median wall-clock ms. */
+  wall: number;
+  /** Median CPU ms of this process (all its threads): steadier than wall time when other processes load the machine. */
+  cpu: number;
+}
+
+/** Median wall and CPU times of two runs measured alternately (after warm-up of both), so that load weighs on both alike. */
+async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[Timing, Timing]> {
   for (let i = 0; i < warmup; i++) {
-    await forward();
-    await gradient();
+    await a();
+    await b();
   }
-  const f: number[] = [];
-  const g: number[] = [];
+  const samples = [a, b].map(() => ({ wall: [] as number[], cpu: [] as number[] }));
   for (let i = 0; i < runs; i++) {
-    let start = performance.now();
-    await forward();
-    f.push(performance.now() - start);
-    start = performance.now();
-    await gradient();
-    g.push(performance.now() - start);
+    for (const [k, run] of [a, b].entries()) {
+      const cpu = process.cpuUsage();
+      const start = performance.now();
+      await run();
+      samples[k]!.wall.push(performance.now() - start);
+      const used = process.cpuUsage(cpu);
+      samples[k]!.cpu.push((used.user + used.system) / 1000);
+    }
   }
-  return { forwardMs: median(f), gradientMs: median(g), pairRatio: median(g.map((t, i) => t / f[i]!)) };
+  const [fa, fb] = samples.map((s) => ({ wall: median(s.wall), cpu: median(s.cpu) }));
+  return [fa!, fb!];
 }
 
 for (const s of subjects.filter((s) => !values.only || s.name === values.only)) {
@@ -103,13 +107,14 @@ for (const s of subjects.filter((s) => !values.only || s.name === values.only)) 
     Float32Array.from({ length: out.reduce((a, d) => a * d, 1) }, () => 1),
   );
   const feeds: Record<string, HostTensor> = { [s.input]: x };
-  const { forwardMs, gradientMs, pairRatio } = await timePair(
+  const [f, g] = await timePair(
     () => forward.run(feeds, [s.of]),
     () => backward.run({ ...feeds, [`d_${s.of}`]: dy }),
   );
   const ops = (m: Model): number => m.graph.nodes.length;
   console.log(
-    `${s.name} [${s.dims.join('x')}]: forward ${forwardMs.toFixed(1)} ms, gradient ${gradientMs.toFixed(1)} ms, ` +
-      `ratio ${(gradientMs / forwardMs).toFixed(2)}x (median per-pair ${pairRatio.toFixed(2)}x; nodes ${ops(model)} -> ${ops(gradient)}, derive ${deriveMs.toFixed(0)} ms)`,
+    `${s.name} [${s.dims.join('x')}]: wall ${f.wall.toFixed(1)} -> ${g.wall.toFixed(1)} ms, ratio ${(g.wall / f.wall).toFixed(2)}x; ` +
+      `cpu ${f.cpu.toFixed(1)} -> ${g.cpu.toFixed(1)} ms, ratio ${(g.cpu / f.cpu).toFixed(2)}x ` +
+      `(nodes ${ops(model)} -> ${ops(gradient)}, derive ${deriveMs.toFixed(0)} ms)`,
   );
 }

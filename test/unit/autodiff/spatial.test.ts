@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vjp } from '../../../engine/autodiff/vjp.ts';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, upgradeOpset } from '../../../engine/onnx/index.ts';
 import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
 import { resolveShapes, tensor } from '../../../engine/runtime/index.ts';
 import { directionalCheck } from './harness.ts';
@@ -84,4 +84,24 @@ test('Pad in reflect mode with pads computed at run time is refused', async () =
   b.op('Pad', ['x', b.op('Sub', [pads, b.int64s([1, 2, 0, 0])])], { mode: 'reflect' }, 'y');
   m.graph.outputs.push({ name: 'y', dataType: F32, shape: null });
   await refused(m, ['x'], /reflect padding needs constant pads/);
+});
+
+test('an opset-9 export with Upsample and attribute pads is differentiated after upgradeOpset', async () => {
+  const { m, b } = model(9, [{ name: 'x', dataType: F32, shape: [1, 2, 3, 4] }]);
+  const up = b.op('Upsample', ['x', b.constant(F32, [4], [1, 1, 2, 2], 'scales')], { mode: 'nearest' });
+  const padded = b.op('Pad', [up], { mode: 'reflect', pads: [0, 0, 1, 2, 0, 0, 2, 1] });
+  b.op('Conv', [padded, b.constant(F32, [3, 2, 3, 3], values(54, 5), 'w')], { strides: [2, 2] }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F32, shape: null });
+  const upgraded = upgradeOpset(m, 11);
+  assert.deepEqual(
+    upgraded.graph.nodes.map((n) => n.opType),
+    ['Resize', 'Pad', 'Conv'],
+  );
+  const r = await directionalCheck(upgraded, {
+    of: 'y',
+    wrt: ['x'],
+    feeds: { x: tensor('float32', [1, 2, 3, 4], values(24, 6)) },
+    step: 0.5,
+  });
+  assert.ok(r.relError < 1e-4, `relative error ${r.relError}`);
 });
