@@ -105,3 +105,11 @@ test('an opset-9 export with Upsample and attribute pads is differentiated after
   });
   assert.ok(r.relError < 1e-4, `relative error ${r.relError}`);
 });
+
+test('Resize with scales computed at run time is refused', async () => {
+  const { m, b } = model(13, [{ name: 'x', dataType: F32, shape: [1, 1, 4, 4] }]);
+  const scales = b.op('Add', [b.constant(F32, [4], [0.5, 0.5, 1.7, 1.7], 'half'), b.scalar(0.5, F32)]);
+  b.op('Resize', ['x', '', scales], { mode: 'nearest' }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F32, shape: null });
+  await refused(m, ['x'], /scales computed at run time are not supported/);
+});
