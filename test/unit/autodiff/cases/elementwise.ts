@@ -133,4 +133,21 @@ export const cases: RuleCase[] = [
   { name: 'Cos', op: 'Cos', inputs: [{ dims: [2, 3] }] },
   { name: 'Softsign', op: 'Softsign', dtype: 'float32', inputs: [{ dims: [2, 3], avoid: [0] }] },
   { name: 'Mish', op: 'Mish', opset: 18, dtype: 'float32', inputs: [{ dims: [2, 3] }] },
+  {
+    name: 'Max ties split evenly',
+    op: 'Max',
+    inputs: [
+      { dims: [4], values: [1, 2, -3, 0.5] },
+      { dims: [4], values: [1, -2, -3, 0.5] },
+    ],
+  },
+  {
+    name: 'Min ties split evenly',
+    op: 'Min',
+    inputs: [
+      { dims: [3], values: [1, 2, 3] },
+      { dims: [3], values: [1, 0, 3] },
+      { dims: [3], values: [2, 5, 4] },
+    ],
+  },
 ];
