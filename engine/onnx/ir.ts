@@ -109,6 +109,8 @@ export interface Model {
   producerVersion: string;
   graph: Graph;
   metadata: Record<string, string>;
+  /** Model-local functions (kept as decoded, re-encoded unchanged). */
+  functions?: OnnxTypes.IFunctionProto[];
 }
 
 /** Opset of the default domain (ai.onnx). */

@@ -193,3 +193,33 @@ test('float16 encoding agrees with onnxruntime casts', async () => {
   const ours = tensorValues(makeTensor('h', DataType.float16, [64], Array.from(Float32Array.from(values))));
   assert.deepEqual(ours, Array.from(viaOrt as Float32Array));
 });
+
+test('model-local functions survive decode and encode, and the model still runs', async () => {
+  const bytes = onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [
+      { domain: '', version: 17 },
+      { domain: 'local', version: 1 },
+    ],
+    functions: [
+      {
+        name: 'Twice',
+        domain: 'local',
+        input: ['a'],
+        output: ['b'],
+        opsetImport: [{ domain: '', version: 17 }],
+        node: [{ opType: 'Add', input: ['a', 'a'], output: ['b'] }],
+      },
+    ],
+    graph: {
+      name: 'g',
+      node: [{ opType: 'Twice', domain: 'local', input: ['x'], output: ['y'] }],
+      input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 2 }] } } } }],
+      output: [{ name: 'y', type: { tensorType: { elemType: 1 } } }],
+    },
+  }).finish();
+  const m = decodeModel(encodeModel(decodeModel(bytes)));
+  assert.equal(m.functions?.[0]?.name, 'Twice');
+  const out = await (await openSession(m)).run({ x: tensor('float32', [2], [1, 2]) });
+  assert.deepEqual([...out['y']!.data], [2, 4]);
+});
