@@ -1,9 +1,10 @@
 /**
  * Gradient/forward time ratio: the median time of one evaluation of the VJP graph (forward and
  * backward) over the median time of one forward evaluation, in the same process, for the
- * PaddleOCR detector (real weights) and a full-size ResNet-50 (random weights). Target ≤ 2.5×.
+ * PaddleOCR detector (real weights) and a full-size ResNet-50 (random weights), as wall-clock and
+ * as CPU time of the process. Target ≤ 2.5×.
  *
- *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--only resnet50|paddleocr-det]
+ *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--threads 1] [--only resnet50|paddleocr-det]
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -13,15 +14,19 @@ import { loadModel } from '../engine/onnx/index.ts';
 import type { Model } from '../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../engine/runtime/index.ts';
 import type { HostTensor } from '../engine/runtime/index.ts';
-import { resnet50 } from '../test/unit/autodiff/models/nets.ts';
+import { resnet50 } from '../test/fixtures/cnn.ts';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     only: { type: 'string' },
+    // One intra-op thread by default: ratios are steadier on a shared machine; 0 lets onnxruntime choose.
+    threads: { type: 'string', default: '1' },
   },
 });
+const threads = Number(values.threads);
+const runtime = threads > 0 ? { intraOpThreads: threads } : {};
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 
@@ -53,15 +58,32 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function time(run: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await run();
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await run();
-    t.push(performance.now() - start);
+interface Timing {
+  /** Median wall-clock ms. */
+  wall: number;
+  /** Median CPU ms of this process (all its threads): steadier than wall time when other processes load the machine. */
+  cpu: number;
+}
+
+/** Median wall and CPU times of two runs measured alternately (after warm-up of both), so that load weighs on both alike. */
+async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[Timing, Timing]> {
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
   }
-  return median(t);
+  const samples = [a, b].map(() => ({ wall: [] as number[], cpu: [] as number[] }));
+  for (let i = 0; i < runs; i++) {
+    for (const [k, run] of [a, b].entries()) {
+      const cpu = process.cpuUsage();
+      const start = performance.now();
+      await run();
+      samples[k]!.wall.push(performance.now() - start);
+      const used = process.cpuUsage(cpu);
+      samples[k]!.cpu.push((used.user + used.system) / 1000);
+    }
+  }
+  const [fa, fb] = samples.map((s) => ({ wall: median(s.wall), cpu: median(s.cpu) }));
+  return [fa!, fb!];
 }
 
 for (const s of subjects.filter((s) => !values.only || s.name === values.only)) {
@@ -70,8 +92,8 @@ for (const s of subjects.filter((s) => !values.only || s.name === values.only)) 
   const derived = performance.now();
   const gradient = vjp(model, { of: s.of, wrt: [s.input], shapes });
   const deriveMs = performance.now() - derived;
-  const forward = await openSession(model, {}, s.name);
-  const backward = await openSession(gradient, {}, `${s.name} gradient`);
+  const forward = await openSession(model, runtime, s.name);
+  const backward = await openSession(gradient, runtime, `${s.name} gradient`);
   const count = s.dims.reduce((a, d) => a * d, 1);
   const x = tensor(
     'float32',
@@ -85,11 +107,14 @@ for (const s of subjects.filter((s) => !values.only || s.name === values.only)) 
     Float32Array.from({ length: out.reduce((a, d) => a * d, 1) }, () => 1),
   );
   const feeds: Record<string, HostTensor> = { [s.input]: x };
-  const forwardMs = await time(() => forward.run(feeds, [s.of]));
-  const gradientMs = await time(() => backward.run({ ...feeds, [`d_${s.of}`]: dy }));
+  const [f, g] = await timePair(
+    () => forward.run(feeds, [s.of]),
+    () => backward.run({ ...feeds, [`d_${s.of}`]: dy }),
+  );
   const ops = (m: Model): number => m.graph.nodes.length;
   console.log(
-    `${s.name} [${s.dims.join('x')}]: forward ${forwardMs.toFixed(1)} ms, gradient ${gradientMs.toFixed(1)} ms, ` +
-      `ratio ${(gradientMs / forwardMs).toFixed(2)}x (nodes ${ops(model)} -> ${ops(gradient)}, derive ${deriveMs.toFixed(0)} ms)`,
+    `${s.name} [${s.dims.join('x')}]: wall ${f.wall.toFixed(1)} -> ${g.wall.toFixed(1)} ms, ratio ${(g.wall / f.wall).toFixed(2)}x; ` +
+      `cpu ${f.cpu.toFixed(1)} -> ${g.cpu.toFixed(1)} ms, ratio ${(g.cpu / f.cpu).toFixed(2)}x ` +
+      `(nodes ${ops(model)} -> ${ops(gradient)}, derive ${deriveMs.toFixed(0)} ms)`,
   );
 }

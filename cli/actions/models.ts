@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarizeModel } from '../../engine/autodiff/coverage.ts';
+import { unsupportedNodes } from '../../engine/autodiff/vjp.ts';
 import type { ModelSummary } from '../../engine/autodiff/coverage.ts';
 import { InputError } from '../../engine/errors.ts';
 import { loadModel } from '../../engine/onnx/model.ts';
@@ -8,6 +9,9 @@ import { EXIT } from '../exit.ts';
 
 export interface InspectOptions {
   json: boolean;
+  /** With wrt: also list the nodes between this output and those inputs that have no gradient rule. */
+  of?: string | undefined;
+  wrt?: string[] | undefined;
   out?: NodeJS.WritableStream;
 }
 
@@ -33,9 +37,28 @@ function dims(d: ModelSummary['inputs'][number]['dims']): string {
 
 export async function inspectOnnxFile(path: string, options: InspectOptions): Promise<number> {
   const out = options.out ?? process.stdout;
-  const summary = summarizeModel(loadModel(path));
+  const model = loadModel(path);
+  const summary = summarizeModel(model);
+  if ((options.of === undefined) !== (options.wrt === undefined)) {
+    throw new InputError(
+      options.of === undefined ? '--wrt' : '--of',
+      'give --of and --wrt together to check a gradient path',
+    );
+  }
+  const gradientPath =
+    options.of !== undefined && options.wrt !== undefined
+      ? {
+          of: options.of,
+          wrt: options.wrt,
+          unsupported: unsupportedNodes(model, { of: options.of, wrt: options.wrt }).map((u) => ({
+            node: u.node.name,
+            op: u.node.domain ? `${u.node.domain}::${u.node.opType}` : u.node.opType,
+            reason: u.reason,
+          })),
+        }
+      : undefined;
   if (options.json) {
-    out.write(`${JSON.stringify({ path, ...summary })}\n`);
+    out.write(`${JSON.stringify({ path, ...summary, ...(gradientPath ? { gradientPath } : {}) })}\n`);
     return EXIT.ok;
   }
   const lines = [
@@ -58,6 +81,16 @@ export async function inspectOnnxFile(path: string, options: InspectOptions): Pr
   if (!summary.opsetSupported) {
     lines.push(
       '  gradient: the default opset is outside 11–21; `fiberscope grad --opset 11` converts older exports first',
+    );
+  }
+  if (gradientPath) {
+    const head = `  gradient of ${gradientPath.of} wrt ${gradientPath.wrt.join(', ')}:`;
+    lines.push(
+      gradientPath.unsupported.length === 0
+        ? `${head} every node on the path has a rule`
+        : `${head} ${gradientPath.unsupported.length} nodes without a rule: ${gradientPath.unsupported
+            .map((u) => `${u.node || '(unnamed)'} (${u.op})`)
+            .join(', ')}`,
     );
   }
   out.write(`${lines.join('\n')}\n`);

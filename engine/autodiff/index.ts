@@ -1,5 +1,5 @@
-export { vjp, checkRequest, gradName, MIN_OPSET, MAX_OPSET } from './vjp.ts';
-export type { VjpOptions, StaticShape } from './vjp.ts';
+export { vjp, checkRequest, gradName, unsupportedNodes, MIN_OPSET, MAX_OPSET } from './vjp.ts';
+export type { VjpOptions, StaticShape, UnsupportedNode } from './vjp.ts';
 export { deriveGradient } from './derive.ts';
 export type { DeriveOptions, Derived } from './derive.ts';
 export { RULES, findRule, supportedOps } from './registry.ts';

@@ -73,46 +73,17 @@ export function vjp(model: Model, options: VjpOptions): Model {
   const declaredTypes = new Map<string, number>();
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
 
-  // Forward sweep: which tensors depend differentiably on the wrt inputs.
-  const active = new Set<string>(wrt);
-  const activeNodes = new Set<Node>();
-  for (const n of g.nodes) {
-    if (NO_GRADIENT_OPS.has(n.opType) && STANDARD_DOMAINS.has(n.domain)) continue;
-    const rule = STANDARD_DOMAINS.has(n.domain) ? findRule(n.opType, opset) : undefined;
-    const diff = rule?.rule.differentiable ?? 'all';
-    const idx = diff === 'all' ? n.inputs.map((_, i) => i) : diff;
-    if (!idx.some((i) => active.has(n.inputs[i] ?? ''))) continue;
-    activeNodes.add(n);
-    for (const o of n.outputs) {
-      // Integer and boolean results carry no gradient (a cast to int is piecewise constant).
-      const dt =
-        shapes.get(o)?.dataType ?? declaredTypes.get(o) ?? (n.opType === 'Cast' ? attrInt(n, 'to') : undefined);
-      if (o && (dt === undefined || isFloat(dt))) active.add(o);
-    }
-  }
-
-  // Backward sweep: active nodes that `of` depends on.
-  const path: Node[] = [];
-  const needed = new Set<string>([of]);
-  for (let i = g.nodes.length - 1; i >= 0; i--) {
-    const n = g.nodes[i]!;
-    if (!activeNodes.has(n) || !n.outputs.some((o) => needed.has(o))) continue;
-    path.push(n);
-    for (const input of n.inputs) if (active.has(input)) needed.add(input);
-  }
-  for (const n of path) {
-    if (!STANDARD_DOMAINS.has(n.domain)) {
-      throw new InputError(
-        nodeLabel(n),
-        `op ${n.domain}::${n.opType} is a runtime-specific fused operator; export the model without runtime-specific fusions (standard ONNX ops only)`,
-      );
-    }
-    if (!findRule(n.opType, opset)) {
-      throw new InputError(
-        nodeLabel(n),
-        `no gradient rule for op ${n.opType} at opset ${opset}. Supported ops: ${supportedOps(opset).join(', ')}; ops treated as constants: ${[...NO_GRADIENT_OPS].sort().join(', ')}`,
-      );
-    }
+  const { path, active, needed } = gradientPath(model, of, wrt, (o) => shapes.get(o)?.dataType ?? declaredTypes.get(o));
+  const problems = unsupportedOnPath(path, opset);
+  const first = problems[0];
+  if (first) {
+    const others =
+      problems.length > 1 ? ` (${problems.length} unsupported nodes on the path: ${summarize(problems)})` : '';
+    const message =
+      first.reason === 'fused'
+        ? `op ${first.node.domain}::${first.node.opType} is a runtime-specific fused operator; export the model without runtime-specific fusions (standard ONNX ops only)`
+        : `no gradient rule for op ${first.node.opType} at opset ${opset}. Supported ops: ${supportedOps(opset).join(', ')}; ops treated as constants: ${[...NO_GRADIENT_OPS].sort().join(', ')}`;
+    throw new InputError(nodeLabel(first.node), `${message}${others}`);
   }
 
   const out = cloneModel(model);
@@ -229,6 +200,92 @@ export function vjp(model: Model, options: VjpOptions): Model {
   out.graph.outputs = [outputs[0]!, ...extra, ...outputs.slice(1)];
   out.graph.valueInfo = [];
   return pruneModel(out, { keepInputs: true });
+}
+
+interface GradientPath {
+  /** Nodes to differentiate, in reverse topological order. */
+  path: Node[];
+  /** Tensors that depend differentiably on the wrt inputs. */
+  active: Set<string>;
+  /** Active tensors that `of` depends on. */
+  needed: Set<string>;
+}
+
+/**
+ * Nodes between `of` and the wrt inputs: a forward sweep marks tensors that depend differentiably
+ * on the inputs (stopping at gradient-free ops and non-float results), a backward sweep keeps
+ * those that `of` depends on.
+ */
+function gradientPath(
+  model: Model,
+  of: string,
+  wrt: readonly string[],
+  typeOf: (name: string) => number | undefined,
+): GradientPath {
+  const g = model.graph;
+  const opset = defaultOpset(model);
+  const active = new Set<string>(wrt);
+  const activeNodes = new Set<Node>();
+  for (const n of g.nodes) {
+    if (NO_GRADIENT_OPS.has(n.opType) && STANDARD_DOMAINS.has(n.domain)) continue;
+    const rule = STANDARD_DOMAINS.has(n.domain) ? findRule(n.opType, opset) : undefined;
+    const diff = rule?.rule.differentiable ?? 'all';
+    const idx = diff === 'all' ? n.inputs.map((_, i) => i) : diff;
+    if (!idx.some((i) => active.has(n.inputs[i] ?? ''))) continue;
+    activeNodes.add(n);
+    for (const o of n.outputs) {
+      // Integer and boolean results carry no gradient (a cast to int is piecewise constant).
+      const dt = typeOf(o) ?? (n.opType === 'Cast' ? attrInt(n, 'to') : undefined);
+      if (o && (dt === undefined || isFloat(dt))) active.add(o);
+    }
+  }
+  const path: Node[] = [];
+  const needed = new Set<string>([of]);
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (!activeNodes.has(n) || !n.outputs.some((o) => needed.has(o))) continue;
+    path.push(n);
+    for (const input of n.inputs) if (active.has(input)) needed.add(input);
+  }
+  return { path, active, needed };
+}
+
+export interface UnsupportedNode {
+  node: Node;
+  /** 'fused': a non-standard domain; 'no rule': a standard op without a gradient rule at the opset. */
+  reason: 'fused' | 'no rule';
+}
+
+function unsupportedOnPath(path: readonly Node[], opset: number): UnsupportedNode[] {
+  const out: UnsupportedNode[] = [];
+  for (const node of [...path].reverse()) {
+    if (!STANDARD_DOMAINS.has(node.domain)) out.push({ node, reason: 'fused' });
+    else if (!findRule(node.opType, opset)) out.push({ node, reason: 'no rule' });
+  }
+  return out;
+}
+
+function summarize(problems: readonly UnsupportedNode[]): string {
+  const counts = new Map<string, number>();
+  for (const p of problems) {
+    const key = p.node.domain ? `${p.node.domain}::${p.node.opType}` : p.node.opType;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([op, n]) => `${op} ×${n}`).join(', ');
+}
+
+/**
+ * Every node between `of` and the wrt inputs that the transform cannot differentiate, in graph
+ * order: for bundle checks that report all problems at once. Empty when vjp can proceed.
+ */
+export function unsupportedNodes(model: Model, options: { of: string; wrt: readonly string[] }): UnsupportedNode[] {
+  checkRequest(model, options.of, options.wrt);
+  const types = new Map<string, number>();
+  const g = model.graph;
+  for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) types.set(v.name, v.dataType);
+  for (const t of g.initializers) types.set(t.name, t.dataType);
+  const { path } = gradientPath(model, options.of, options.wrt, (o) => types.get(o));
+  return unsupportedOnPath(path, defaultOpset(model));
 }
 
 /** Refuses an unknown output, unknown or weight inputs, and an empty or repeated wrt list. */

@@ -130,8 +130,15 @@ export function connect(
     ...first,
     opsets: mergeOpsets(first, second),
     metadata: { ...second.metadata, ...first.metadata },
+    functions: mergeFunctions(first, second),
     graph: g,
   };
+}
+
+function mergeFunctions(a: Model, b: Model): NonNullable<Model['functions']> {
+  const key = (f: NonNullable<Model['functions']>[number]): string => `${f.domain ?? ''}::${f.name ?? ''}`;
+  const seen = new Set((a.functions ?? []).map(key));
+  return [...(a.functions ?? []), ...(b.functions ?? []).filter((f) => !seen.has(key(f)))];
 }
 
 /** Keeps only the nodes and initializers the outputs depend on (and inputs they read, unless keepInputs). */

@@ -5,3 +5,4 @@ export * from './compose.ts';
 export { decodeModel, encodeModel, loadModel, saveModel } from './model.ts';
 export type { DecodeOptions, EncodeOptions } from './model.ts';
 export { upgradeOpset, MIN_UPGRADE_OPSET } from './opset.ts';
+export { widenFloat16 } from './precision.ts';

@@ -109,6 +109,8 @@ export interface Model {
   producerVersion: string;
   graph: Graph;
   metadata: Record<string, string>;
+  /** Model-local functions (kept as decoded, re-encoded unchanged). */
+  functions?: OnnxTypes.IFunctionProto[];
 }
 
 /** Opset of the default domain (ai.onnx). */
@@ -161,6 +163,9 @@ export function tensorValues(t: Tensor): number[] {
       case DataType.bool:
         out[i] = view.getUint8(i);
         break;
+      case DataType.float16:
+        out[i] = halfToFloat(view.getUint16(i * 2, true));
+        break;
       default:
         throw new Error(`cannot read values of a ${dataTypeName(t.dataType)} tensor '${t.name}'`);
     }
@@ -197,11 +202,47 @@ export function makeTensor(name: string, dataType: number, dims: readonly number
       case DataType.bool:
         view.setUint8(i, v);
         break;
+      case DataType.float16:
+        view.setUint16(i * 2, floatToHalf(v), true);
+        break;
       default:
         throw new Error(`cannot encode values of ${dataTypeName(dataType)}`);
     }
   }
   return { name, dataType, dims: [...dims], raw };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half-precision bits of a number, rounded to nearest even (for float16 constants). */
+export function floatToHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = (mant | 0x800000) >>> (1 - e);
+    const round = (m >>> 12) & 1 && ((m & 0x1fff) !== 0x1000 || (m >>> 13) & 1) ? 1 : 0;
+    return sign | ((m >>> 13) + round);
+  }
+  const half = sign | (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  return rest > 0x1000 || (rest === 0x1000 && half & 1) ? half + 1 : half;
+}
+
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >>> 10) & 0x1f;
+  const mant = bits & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 /** Every tensor name a graph defines or uses. */

@@ -141,6 +141,7 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Mod
     producerVersion: proto.producerVersion ?? '',
     graph,
     metadata: Object.fromEntries((proto.metadataProps ?? []).map((e) => [e.key ?? '', e.value ?? ''])),
+    ...((proto.functions ?? []).length ? { functions: proto.functions } : {}),
   };
 }
 
@@ -187,6 +188,7 @@ function encodeParts(model: Model, options: EncodeOptions): Encoded {
     producerVersion: model.producerVersion,
     opsetImport: Object.entries(model.opsets).map(([domain, version]) => ({ domain, version })),
     metadataProps: Object.entries(model.metadata).map(([key, value]) => ({ key, value })),
+    functions: model.functions ?? [],
     graph: {
       name: g.name,
       node: g.nodes.map((n) => ({

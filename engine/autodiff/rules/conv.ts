@@ -1,16 +1,20 @@
-import { bytesPerElement, numel } from '../../onnx/ir.ts';
+import { bytesPerElement, makeTensor, numel } from '../../onnx/ir.ts';
 import type { RuleContext, OpRule } from '../rule.ts';
 import { adjointWindowAttrs, windowOf } from '../spatial.ts';
 
 /**
  * The weights of the Conv that computes a stride-1 Conv's input gradient: spatially flipped, with
  * input and output channels swapped inside each group ([M, C/g, k…] → [C, M/g, k…]). Precomputed
- * as an initializer when the weights are one, else emitted as Reshape/Transpose/Slice.
+ * as an initializer when the weights are constant (initializer or Constant node), else emitted as
+ * Reshape/Transpose/Slice.
  */
 function adjointWeights(c: RuleContext, w: string, group: number): string {
   const [m, cg, ...k] = c.requireShape(w) as [number, number, ...number[]];
   const mg = m / group;
-  const stored = c.b.graph.initializers.find((t) => t.name === w);
+  const values = c.b.graph.initializers.some((t) => t.name === w) ? undefined : c.constValues(w);
+  const stored =
+    c.b.graph.initializers.find((t) => t.name === w) ??
+    (values && makeTensor(w, c.dtype(w), c.requireShape(w), values));
   if (stored) {
     const size = bytesPerElement(stored.dataType);
     const area = numel(k);

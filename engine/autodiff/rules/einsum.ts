@@ -1,3 +1,4 @@
+import { broadcastDims } from '../broadcast.ts';
 import type { OpRule, RuleContext } from '../rule.ts';
 
 const ELLIPSIS = '...';
@@ -40,14 +41,6 @@ function parse(c: RuleContext): { terms: string[][]; output: string[] } {
   return { terms, output };
 }
 
-function broadcast(a: readonly number[], b: readonly number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  return Array.from({ length: n }, (_, i) => {
-    const x = a[a.length - n + i] ?? 1;
-    return x === 1 ? (b[b.length - n + i] ?? 1) : x;
-  });
-}
-
 /**
  * y = einsum(equation, x1..xn), as exporters write it (explicit or implicit output, leading '...'):
  * dxi = einsum(dy and the other operands -> xi's indices). Indices that only xi has (summed over
@@ -79,7 +72,7 @@ export const einsum: OpRule = {
           let gradDims = [...(term[0] === ELLIPSIS ? outDims.slice(0, ellOut) : []), ...letterDims];
           if (missing.length) {
             grad = c.b.op('Expand', [c.b.unsqueeze(grad, missing), c.shapeOf(x)]);
-            gradDims = broadcast(gradDims, xDims);
+            gradDims = broadcastDims(gradDims, xDims);
           }
           c.setDx(i, c.reduceToShape(grad, x, gradDims));
         });

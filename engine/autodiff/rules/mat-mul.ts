@@ -1,3 +1,4 @@
+import { broadcastDims } from '../broadcast.ts';
 import type { OpRule, RuleContext } from '../rule.ts';
 
 /** Swaps the last two axes of a rank-r tensor. */
@@ -6,15 +7,6 @@ function swapLast(c: RuleContext, x: string, rank: number): string {
   perm[rank - 1] = rank - 2;
   perm[rank - 2] = rank - 1;
   return c.b.op('Transpose', [x], { perm });
-}
-
-function broadcastDims(a: readonly number[], b: readonly number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  return Array.from({ length: n }, (_, i) => {
-    const da = a[a.length - n + i] ?? 1;
-    const db = b[b.length - n + i] ?? 1;
-    return da === 1 ? db : da;
-  });
 }
 
 /**

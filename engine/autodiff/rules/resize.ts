@@ -18,13 +18,17 @@ function axisResizes(c: RuleContext): Map<number, AxisResize> {
   // Scales as the runtime uses them: given ones, else output/input size (one shared factor under keep_aspect_ratio_policy).
   let scales = axes.map((a) => outDims[a]! / inDims[a]!);
   if (given && given.length > 0) scales = given;
+  else if (c.input(2) && !given && !c.input(3))
+    // The runtime interpolates with the scale itself, which output/input sizes only bound.
+    c.fail('scales computed at run time are not supported; export with constant scales or sizes');
   else if (sizes && sizes.length > 0) {
     const ratios = axes.map((a, i) => sizes[i]! / inDims[a]!);
     const policy = c.string('keep_aspect_ratio_policy', 'stretch');
     if (policy === 'not_larger') scales = axes.map(() => Math.min(...ratios));
     else if (policy === 'not_smaller') scales = axes.map(() => Math.max(...ratios));
     else scales = ratios;
-  }
+  } else if (c.string('keep_aspect_ratio_policy', 'stretch') !== 'stretch')
+    c.fail('keep_aspect_ratio_policy needs constant sizes');
   if (c.int('antialias', 0) === 1 && mode !== 'nearest' && scales.some((s) => s < 1))
     c.fail('antialiased downsampling is not supported');
   const out = new Map<number, AxisResize>();

@@ -194,6 +194,11 @@ export async function directionalCheck(
      * (deep float32 models, whose small steps are needed to keep clear of ReLU/Clip kinks).
      */
     cotangent?: 'random' | 'difference';
+    /**
+     * A float64 twin of the model (same inputs and outputs) whose central differences serve as the
+     * reference, e.g. for float32 models whose own differences are too noisy; fed in float64.
+     */
+    reference?: Model;
   },
 ): Promise<DirectionalCheck> {
   const random = rng(options.seed ?? 'directional');
@@ -202,7 +207,8 @@ export async function directionalCheck(
     Object.fromEntries(Object.entries(options.feeds).map(([k, t]) => [k, t.dims])),
   );
   const gradientModel = options.gradientModel ?? vjp(model, { of: options.of, wrt: options.wrt, shapes });
-  const forward = await openSession(model, {}, 'model');
+  const forward = await openSession(options.reference ?? model, {}, options.reference ? 'reference model' : 'model');
+  const movedType = options.reference ? 'float64' : undefined;
   const backward = await openSession(gradientModel, {}, 'gradient model');
   const out = shapes.get(options.of)!;
   const outType = out.dataType === DataType.float32 ? 'float32' : 'float64';
@@ -219,13 +225,17 @@ export async function directionalCheck(
     for (const x of options.wrt) {
       const base = options.feeds[x]!;
       const values = Array.from(base.data as Float64Array, (d, i) => Number(d) + sign * h * directions[x]![i]!);
-      feeds[x] = tensor(base.type, base.dims, values);
+      feeds[x] = tensor(movedType ?? base.type, base.dims, values);
     }
     return feeds;
   };
   const [up, down] = [moved(1), moved(-1)];
-  const output = async (feeds: Record<string, HostTensor>): Promise<HostTensor> =>
-    (await forward.run(feeds, [options.of]))[options.of]!;
+  const output = async (feeds: Record<string, HostTensor>): Promise<HostTensor> => {
+    if (movedType)
+      for (const [k, t] of Object.entries(feeds))
+        if (t.type === 'float32') feeds[k] = tensor('float64', t.dims, Float64Array.from(t.data as Float32Array));
+    return (await forward.run(feeds, [options.of]))[options.of]!;
+  };
   const [plus, minus] = [await output(up), await output(down)];
   const difference = Float64Array.from(
     { length: size },

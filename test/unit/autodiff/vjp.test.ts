@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { vjp } from '../../../engine/autodiff/vjp.ts';
+import { unsupportedNodes, vjp } from '../../../engine/autodiff/vjp.ts';
 import { InputError } from '../../../engine/errors.ts';
 import { DataType, GraphBuilder, makeTensor } from '../../../engine/onnx/index.ts';
 import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
@@ -209,6 +209,30 @@ test('an op without a rule is refused naming the node, op and opset and listing 
     () => vjp(m, { of: 'y', wrt: ['x'] }),
     /node 'the_arctangent'.*no gradient rule for op Atan at opset 17\. Supported ops: Abs, Add/,
   );
+});
+
+test('every unsupported node on the path is reported at once', () => {
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
+  const a = b.add('Atan', ['x'], undefined, { outputs: 1, name: 'first' })[0]!;
+  const t = b.add('Tan', [a], undefined, { outputs: 1, name: 'second' })[0]!;
+  const f = b.add('FusedThing', [t], undefined, { outputs: 1, name: 'third', domain: 'com.microsoft' })[0]!;
+  b.add('Atan', [f], undefined, { outputs: ['y'], name: 'fourth' });
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
+  const found = unsupportedNodes(m, { of: 'y', wrt: ['x'] });
+  assert.deepEqual(
+    found.map((u) => [u.node.name, u.reason]),
+    [
+      ['first', 'no rule'],
+      ['second', 'no rule'],
+      ['third', 'fused'],
+      ['fourth', 'no rule'],
+    ],
+  );
+  refused(
+    () => vjp(m, { of: 'y', wrt: ['x'] }),
+    /node 'first'.*4 unsupported nodes on the path: Atan ×2, Tan ×1, com\.microsoft::FusedThing ×1/,
+  );
+  assert.deepEqual(unsupportedNodes(fanOutModel(), { of: 'y', wrt: ['x'] }), []);
 });
 
 test('an op without a rule outside the path between y and x is fine', () => {

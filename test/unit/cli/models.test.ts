@@ -46,3 +46,18 @@ test('models inspect refuses missing paths, non-bundle folders and non-models (e
   assert.equal(await main(['models', 'inspect', join(dir, 'bundle')]), 2);
   assert.equal(await main(['models', 'list', join(dir, 'notes.onnx')]), 2);
 });
+
+test('models inspect --of --wrt lists the nodes on the gradient path without a rule', async () => {
+  const dir = tempDir();
+  writeModel(join(dir, 'm.onnx'), { sideOp: 'Atan' });
+  const text = await captureStdout(() => main(['models', 'inspect', join(dir, 'm.onnx'), '--of', 'y', '--wrt', 'x']));
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /gradient of y wrt x: 1 nodes without a rule: Atan_node \(Atan\)/);
+  const json = await captureStdout(() =>
+    main(['models', 'inspect', join(dir, 'm.onnx'), '--of', 'y', '--wrt', 'x', '--json']),
+  );
+  const report = JSON.parse(json.stdout) as { gradientPath: { unsupported: { op: string; reason: string }[] } };
+  assert.deepEqual(report.gradientPath.unsupported, [{ node: 'Atan_node', op: 'Atan', reason: 'no rule' }]);
+  assert.equal(await main(['models', 'inspect', join(dir, 'm.onnx'), '--of', 'y']), 2);
+  assert.equal(await main(['models', 'inspect', join(dir, 'm.onnx'), '--of', 'nope', '--wrt', 'x']), 2);
+});

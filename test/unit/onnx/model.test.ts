@@ -14,7 +14,9 @@ import {
   decodeModel,
   encodeModel,
   float,
+  floatToHalf,
   loadModel,
+  makeTensor,
   saveModel,
   tensorValues,
 } from '../../../engine/onnx/index.ts';
@@ -162,4 +164,62 @@ test('the builder makes fresh names and emits axes as the opset expects', () => 
   b.op('Cast', ['x'], { to: DataType.float64, name: 'tag' });
   assert.equal(attrString(m.graph.nodes.at(-1)!, 'name'), 'tag');
   assert.equal(b.scalar(1, DataType.float32), b.scalar(1, DataType.float32));
+});
+
+test('float16 constants round to nearest even and read back', () => {
+  const values = [0, -0, 1, -2.5, 65504, 1e-7, 6.1035e-5, 0.1, 3.14159, 70000];
+  const t = makeTensor('h', DataType.float16, [values.length], values);
+  const back = tensorValues(t);
+  assert.deepEqual(back.slice(0, 5), [0, -0, 1, -2.5, 65504]);
+  assert.equal(back[5], 1.1920928955078125e-7); // subnormal: 2 × 2⁻²⁴
+  assert.ok(Math.abs(back[6]! - 6.1035e-5) < 1e-8);
+  assert.equal(back[7], 0.0999755859375);
+  assert.equal(back[8], 3.140625);
+  assert.equal(back[9], Infinity);
+  assert.equal(floatToHalf(1 + 2 ** -11), 0x3c00, 'a tie rounds to even');
+  assert.equal(floatToHalf(1 + 3 * 2 ** -11), 0x3c02);
+});
+
+test('float16 encoding agrees with onnxruntime casts', async () => {
+  const m = affine();
+  m.graph.nodes = [];
+  m.graph.initializers = [];
+  m.graph.inputs = [{ name: 'x', dataType: DataType.float32, shape: [64] }];
+  m.graph.outputs = [{ name: 'y', dataType: DataType.float32, shape: [64] }];
+  const b = GraphBuilder.forModel(m);
+  b.op('Cast', [b.op('Cast', ['x'], { to: DataType.float16 })], { to: DataType.float32 }, 'y');
+  const values = Array.from({ length: 64 }, (_, i) => Math.sinh(i / 4 - 8) * 10 ** ((i % 7) - 4));
+  const viaOrt = (await (await openSession(m)).run({ x: tensor('float32', [64], values) }))['y']!.data;
+  const ours = tensorValues(makeTensor('h', DataType.float16, [64], Array.from(Float32Array.from(values))));
+  assert.deepEqual(ours, Array.from(viaOrt as Float32Array));
+});
+
+test('model-local functions survive decode and encode, and the model still runs', async () => {
+  const bytes = onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [
+      { domain: '', version: 17 },
+      { domain: 'local', version: 1 },
+    ],
+    functions: [
+      {
+        name: 'Twice',
+        domain: 'local',
+        input: ['a'],
+        output: ['b'],
+        opsetImport: [{ domain: '', version: 17 }],
+        node: [{ opType: 'Add', input: ['a', 'a'], output: ['b'] }],
+      },
+    ],
+    graph: {
+      name: 'g',
+      node: [{ opType: 'Twice', domain: 'local', input: ['x'], output: ['y'] }],
+      input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 2 }] } } } }],
+      output: [{ name: 'y', type: { tensorType: { elemType: 1 } } }],
+    },
+  }).finish();
+  const m = decodeModel(encodeModel(decodeModel(bytes)));
+  assert.equal(m.functions?.[0]?.name, 'Twice');
+  const out = await (await openSession(m)).run({ x: tensor('float32', [2], [1, 2]) });
+  assert.deepEqual([...out['y']!.data], [2, 4]);
 });

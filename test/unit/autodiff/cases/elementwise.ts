@@ -62,12 +62,14 @@ export const cases: RuleCase[] = [
   {
     name: 'Clip both bounds',
     op: 'Clip',
-    inputs: [{ dims: [3, 4] }, { dims: [], values: [-1], constant: true }, { dims: [], values: [1], constant: true }],
-    dtype: 'float32',
-    tol: 5e-3,
+    inputs: [
+      { dims: [3, 4], avoid: [-1, 1] },
+      { dims: [], values: [-1], constant: true },
+      { dims: [], values: [1], constant: true },
+    ],
   },
   {
-    name: 'Clip min only',
+    name: 'Clip min only (opset 11: float32 kernel only)',
     op: 'Clip',
     opset: 11,
     dtype: 'float32',
@@ -80,59 +82,6 @@ export const cases: RuleCase[] = [
     name: 'Clip max only',
     op: 'Clip',
     opset: 13,
-    dtype: 'float32',
-    inputs: [
-      { dims: [3, 4], avoid: [0.5] },
-      { dims: [], absent: true },
-      { dims: [], values: [0.5], constant: true },
-    ],
-  },
-  { name: 'Max broadcast', op: 'Max', inputs: [{ dims: [2, 3] }, { dims: [3] }] },
-  { name: 'Max three inputs', op: 'Max', inputs: [{ dims: [2, 3] }, { dims: [2, 3] }, { dims: [1] }] },
-  { name: 'Min broadcast', op: 'Min', inputs: [{ dims: [2, 1] }, { dims: [2, 3] }] },
-  {
-    name: 'Where broadcast',
-    op: 'Where',
-    inputs: [{ dims: [2, 3], kind: 'bool', values: [1, 0, 1, 0, 0, 1] }, { dims: [2, 3] }, { dims: [3] }],
-  },
-  {
-    name: 'HardSwish',
-    op: 'HardSwish',
-    opset: 14,
-    dtype: 'float32',
-    inputs: [{ dims: [3, 4], range: [-4, 4], avoid: [-3, 3] }],
-  },
-  { name: 'Gelu exact', op: 'Gelu', opset: 20, dtype: 'float32', inputs: [{ dims: [2, 3] }] },
-  {
-    name: 'Gelu tanh',
-    op: 'Gelu',
-    opset: 20,
-    dtype: 'float32',
-    attrs: { approximate: 'tanh' },
-    inputs: [{ dims: [2, 3] }],
-  },
-  {
-    name: 'Clip both bounds',
-    op: 'Clip',
-    inputs: [{ dims: [3, 4] }, { dims: [], values: [-1], constant: true }, { dims: [], values: [1], constant: true }],
-    dtype: 'float32',
-    tol: 5e-3,
-  },
-  {
-    name: 'Clip min only',
-    op: 'Clip',
-    opset: 11,
-    dtype: 'float32',
-    inputs: [
-      { dims: [3, 4], avoid: [0.5] },
-      { dims: [], values: [0.5], constant: true },
-    ],
-  },
-  {
-    name: 'Clip max only',
-    op: 'Clip',
-    opset: 13,
-    dtype: 'float32',
     inputs: [
       { dims: [3, 4], avoid: [0.5] },
       { dims: [], absent: true },
@@ -173,7 +122,6 @@ export const cases: RuleCase[] = [
   {
     name: 'PRelu constant slope',
     op: 'PRelu',
-    dtype: 'float32',
     inputs: [
       { dims: [2, 3], avoid: [0] },
       { dims: [1], values: [0.2], constant: true },
@@ -185,4 +133,21 @@ export const cases: RuleCase[] = [
   { name: 'Cos', op: 'Cos', inputs: [{ dims: [2, 3] }] },
   { name: 'Softsign', op: 'Softsign', dtype: 'float32', inputs: [{ dims: [2, 3], avoid: [0] }] },
   { name: 'Mish', op: 'Mish', opset: 18, dtype: 'float32', inputs: [{ dims: [2, 3] }] },
+  {
+    name: 'Max ties split evenly',
+    op: 'Max',
+    inputs: [
+      { dims: [4], values: [1, 2, -3, 0.5] },
+      { dims: [4], values: [1, -2, -3, 0.5] },
+    ],
+  },
+  {
+    name: 'Min ties split evenly',
+    op: 'Min',
+    inputs: [
+      { dims: [3], values: [1, 2, 3] },
+      { dims: [3], values: [1, 0, 3] },
+      { dims: [3], values: [2, 5, 4] },
+    ],
+  },
 ];

@@ -228,6 +228,18 @@ export const cases: RuleCase[] = [
     ],
   },
   {
+    name: 'Resize nearest tf_half_pixel_for_nn (opset 11 only)',
+    op: 'Resize',
+    ...f32,
+    opset: 11,
+    attrs: { mode: 'nearest', coordinate_transformation_mode: 'tf_half_pixel_for_nn' },
+    inputs: [
+      { dims: [1, 1, 3, 5] },
+      { dims: [0], constant: true },
+      { dims: [4], constant: true, values: [1, 1, 1.7, 0.6] },
+    ],
+  },
+  {
     name: 'Resize linear half_pixel x2',
     op: 'Resize',
     ...f32,
