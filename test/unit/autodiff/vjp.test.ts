@@ -254,6 +254,27 @@ test('runtime-specific fused ops are refused with advice to export without fusio
   );
 });
 
+test('calls of model-local functions are refused with advice to inline them', () => {
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
+  b.add('Twice', ['x'], undefined, { outputs: ['y'], domain: 'local', name: 'call' });
+  m.opsets['local'] = 1;
+  m.functions = [
+    {
+      name: 'Twice',
+      domain: 'local',
+      input: ['a'],
+      output: ['b'],
+      node: [{ opType: 'Add', input: ['a', 'a'], output: ['b'] }],
+    },
+  ];
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
+  refused(
+    () => vjp(m, { of: 'y', wrt: ['x'] }),
+    /node 'call'.*model-local function local::Twice; export the model with functions inlined/,
+  );
+  assert.equal(unsupportedNodes(m, { of: 'y', wrt: ['x'] })[0]?.reason, 'function');
+});
+
 test('opsets outside 11–21 are refused', () => {
   const { m, b } = model(10, [{ name: 'x', dataType: F64, shape: [2] }]);
   b.op('Exp', ['x'], undefined, 'y');
