@@ -183,6 +183,28 @@ test('Concat and Gather with a symbolic batch dim differentiate without static s
   refused(() => vjp(old, { of: 'y', wrt: ['x'] }), /static shape of 'x' below opset 16/);
 });
 
+test('Tile and Einsum with a symbolic batch dim differentiate without static shapes', async () => {
+  const { m, b } = model(13, [
+    { name: 'q', dataType: F64, shape: ['n', 2, 3] },
+    { name: 'k', dataType: F64, shape: [1, 4, 3] },
+    { name: 'v', dataType: F64, shape: ['n', 3] },
+  ]);
+  const scores = b.op('Einsum', ['q', 'k'], { equation: '...id,...jd->...ij' });
+  const tiled = b.op('Tile', ['v', b.int64s([1, 2])]);
+  const summed = b.op('Einsum', [scores, b.op('Reshape', [tiled, b.int64s([-1, 2, 3])])], { equation: 'bij,bic->bjc' });
+  b.op('Einsum', [summed], { equation: 'bjc->jc' }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['q', 'k', 'v'] });
+  const values = (k: number, s: number): number[] => Array.from({ length: k }, (_, i) => Math.sin(s * i + 1));
+  const feeds = {
+    q: tensor('float64', [2, 2, 3], values(12, 1)),
+    k: tensor('float64', [1, 4, 3], values(12, 2)),
+    v: tensor('float64', [2, 3], values(6, 3)),
+  };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['q', 'k', 'v'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});
