@@ -314,6 +314,7 @@ export function checkRequest(model: Model, of: string, wrt: readonly string[]): 
     }
   }
   if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
+  if (wrt.includes(of)) throw new InputError(of, 'is both the output and an input to differentiate with respect to');
 }
 
 /** Sums a broadcast gradient back to a tensor's shape; static axes when shapes are known, else computed in the graph. */

@@ -221,6 +221,7 @@ test('unknown output and input names are refused with the names that exist', () 
   refused(() => vjp(fanOutModel(), { of: 'y', wrt: ['nope'] }), /nope.*not an input.*inputs: x, unused/);
   refused(() => vjp(fanOutModel(), { of: 'y', wrt: ['W'] }), /W.*not an input/);
   refused(() => vjp(fanOutModel(), { of: 'y', wrt: [] }), /at least one input/);
+  refused(() => vjp(fanOutModel(), { of: 'x', wrt: ['x'] }), /x: is both the output and an input/);
 });
 
 test('an op without a rule is refused naming the node, op and opset and listing supported ops', () => {
