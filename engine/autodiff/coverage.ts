@@ -5,7 +5,7 @@ import { findRule } from './registry.ts';
 import { MAX_OPSET, MIN_OPSET } from './vjp.ts';
 
 /** How the gradient transform treats an op type. */
-export type GradientSupport = 'rule' | 'constant' | 'missing' | 'non-standard domain';
+export type GradientSupport = 'rule' | 'constant' | 'missing' | 'non-standard domain' | 'local function';
 
 export interface OperatorUse {
   domain: string;
@@ -33,19 +33,22 @@ export interface ModelSummary {
 export function summarizeModel(model: Model): ModelSummary {
   const opset = model.opsets[''] ?? model.opsets['ai.onnx'];
   const counts = new Map<string, OperatorUse>();
+  const functions = new Set((model.functions ?? []).map((f) => `${f.domain ?? ''}::${f.name ?? ''}`));
   for (const n of model.graph.nodes) {
     const key = `${n.domain}::${n.opType}`;
     const use = counts.get(key);
     if (use) use.count++;
     else {
       const standard = n.domain === '' || n.domain === 'ai.onnx';
-      const gradient: GradientSupport = !standard
-        ? 'non-standard domain'
-        : NO_GRADIENT_OPS.has(n.opType)
-          ? 'constant'
-          : opset !== undefined && findRule(n.opType, opset)
-            ? 'rule'
-            : 'missing';
+      const gradient: GradientSupport = functions.has(key)
+        ? 'local function'
+        : !standard
+          ? 'non-standard domain'
+          : NO_GRADIENT_OPS.has(n.opType)
+            ? 'constant'
+            : opset !== undefined && findRule(n.opType, opset)
+              ? 'rule'
+              : 'missing';
       counts.set(key, { domain: n.domain, op: n.opType, count: 1, gradient });
     }
   }
@@ -68,7 +71,7 @@ export function summarizeModel(model: Model): ModelSummary {
     operators,
     opsetSupported: opset !== undefined && opset >= MIN_OPSET && opset <= MAX_OPSET,
     missing: operators
-      .filter((o) => o.gradient === 'missing' || o.gradient === 'non-standard domain')
+      .filter((o) => o.gradient !== 'rule' && o.gradient !== 'constant')
       .map((o) => (o.domain ? `${o.domain}::${o.op}` : o.op)),
   };
 }

@@ -1,4 +1,4 @@
-import { attrInt, attrInts } from '../onnx/attributes.ts';
+import { attrInt, attrInts, attrString } from '../onnx/attributes.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
 import { tensorValues } from '../onnx/ir.ts';
 
@@ -157,6 +157,15 @@ function outputRank(
       const axesAsInput = n.opType === 'ReduceSum' ? opset >= 13 : opset >= 18;
       const axes = axesAsInput ? constLength(n.inputs[1]) : attrInts(n, 'axes')?.length;
       return axes === undefined ? undefined : r0 - axes;
+    }
+    case 'Einsum': {
+      const [lhs, rhs] = (attrString(n, 'equation') ?? '').replace(/\s+/g, '').split('->');
+      if (rhs === undefined || lhs === undefined) return undefined;
+      const letters = (t: string): number => t.replace('...', '').length;
+      if (!rhs.includes('...')) return letters(rhs);
+      const ell = lhs.split(',').map((t, i) => (t.includes('...') ? (rank(n.inputs[i]) ?? NaN) - letters(t) : 0));
+      const widest = Math.max(...ell);
+      return Number.isNaN(widest) ? undefined : widest + letters(rhs);
     }
     case 'GlobalAveragePool':
     case 'GlobalMaxPool':

@@ -74,15 +74,17 @@ export function vjp(model: Model, options: VjpOptions): Model {
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
 
   const { path, active, needed } = gradientPath(model, of, wrt, (o) => shapes.get(o)?.dataType ?? declaredTypes.get(o));
-  const problems = unsupportedOnPath(path, opset);
+  const problems = unsupportedOnPath(model, path, opset);
   const first = problems[0];
   if (first) {
     const others =
       problems.length > 1 ? ` (${problems.length} unsupported nodes on the path: ${summarize(problems)})` : '';
     const message =
-      first.reason === 'fused'
-        ? `op ${first.node.domain}::${first.node.opType} is a runtime-specific fused operator; export the model without runtime-specific fusions (standard ONNX ops only)`
-        : `no gradient rule for op ${first.node.opType} at opset ${opset}. Supported ops: ${supportedOps(opset).join(', ')}; ops treated as constants: ${[...NO_GRADIENT_OPS].sort().join(', ')}`;
+      first.reason === 'function'
+        ? `calls the model-local function ${first.node.domain}::${first.node.opType}; export the model with functions inlined (standard ONNX ops only)`
+        : first.reason === 'fused'
+          ? `op ${first.node.domain}::${first.node.opType} is a runtime-specific fused operator; export the model without runtime-specific fusions (standard ONNX ops only)`
+          : `no gradient rule for op ${first.node.opType} at opset ${opset}. Supported ops: ${supportedOps(opset).join(', ')}; ops treated as constants: ${[...NO_GRADIENT_OPS].sort().join(', ')}`;
     throw new InputError(nodeLabel(first.node), `${message}${others}`);
   }
 
@@ -252,14 +254,19 @@ function gradientPath(
 
 export interface UnsupportedNode {
   node: Node;
-  /** 'fused': a non-standard domain; 'no rule': a standard op without a gradient rule at the opset. */
-  reason: 'fused' | 'no rule';
+  /**
+   * 'fused': an op of a non-standard domain; 'function': a call of a model-local function; 'no rule':
+   * a standard op without a gradient rule at the opset.
+   */
+  reason: 'fused' | 'function' | 'no rule';
 }
 
-function unsupportedOnPath(path: readonly Node[], opset: number): UnsupportedNode[] {
+function unsupportedOnPath(model: Model, path: readonly Node[], opset: number): UnsupportedNode[] {
+  const functions = new Set((model.functions ?? []).map((f) => `${f.domain ?? ''}::${f.name ?? ''}`));
   const out: UnsupportedNode[] = [];
   for (const node of [...path].reverse()) {
-    if (!STANDARD_DOMAINS.has(node.domain)) out.push({ node, reason: 'fused' });
+    if (functions.has(`${node.domain}::${node.opType}`)) out.push({ node, reason: 'function' });
+    else if (!STANDARD_DOMAINS.has(node.domain)) out.push({ node, reason: 'fused' });
     else if (!findRule(node.opType, opset)) out.push({ node, reason: 'no rule' });
   }
   return out;
@@ -285,7 +292,7 @@ export function unsupportedNodes(model: Model, options: { of: string; wrt: reado
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) types.set(v.name, v.dataType);
   for (const t of g.initializers) types.set(t.name, t.dataType);
   const { path } = gradientPath(model, options.of, options.wrt, (o) => types.get(o));
-  return unsupportedOnPath(path, defaultOpset(model));
+  return unsupportedOnPath(model, path, defaultOpset(model));
 }
 
 /** Refuses an unknown output, unknown or weight inputs, and an empty or repeated wrt list. */
@@ -307,6 +314,7 @@ export function checkRequest(model: Model, of: string, wrt: readonly string[]): 
     }
   }
   if (new Set(wrt).size !== wrt.length) throw new InputError('wrt', 'an input is named twice');
+  if (wrt.includes(of)) throw new InputError(of, 'is both the output and an input to differentiate with respect to');
 }
 
 /** Sums a broadcast gradient back to a tensor's shape; static axes when shapes are known, else computed in the graph. */

@@ -54,12 +54,12 @@ export const einsum: OpRule = {
       since: 12,
       vjp: (c) => {
         const { terms, output } = parse(c);
-        const outDims = c.requireShape(c.output(0));
-        const ellOut = output[0] === ELLIPSIS ? outDims.length - (output.length - 1) : 0;
+        const y = c.output(0);
+        const outDims = c.shape(y);
+        const ellOut = output[0] === ELLIPSIS ? c.rank(y) - (output.length - 1) : 0;
         terms.forEach((term, i) => {
           if (!c.needs(i)) return;
           const x = c.input(i);
-          const xDims = c.requireShape(x);
           const others = terms.filter((_, j) => j !== i);
           const kept = term.filter((t) => t === ELLIPSIS || output.includes(t) || others.some((o) => o.includes(t)));
           const equation = `${[output, ...others].map((t) => t.join('')).join(',')}->${kept.join('')}`;
@@ -67,12 +67,15 @@ export const einsum: OpRule = {
           let grad = c.b.op('Einsum', inputs, { equation });
           const shift = term[0] === ELLIPSIS ? ellOut - 1 : 0;
           const missing = term.flatMap((t, k) => (kept.includes(t) ? [] : [k + shift]));
-          const ellX = term[0] === ELLIPSIS ? xDims.length - (term.length - 1) : 0;
-          const letterDims = xDims.slice(ellX);
-          let gradDims = [...(term[0] === ELLIPSIS ? outDims.slice(0, ellOut) : []), ...letterDims];
-          if (missing.length) {
-            grad = c.b.op('Expand', [c.b.unsqueeze(grad, missing), c.shapeOf(x)]);
-            gradDims = broadcastDims(gradDims, xDims);
+          if (missing.length) grad = c.b.op('Expand', [c.b.unsqueeze(grad, missing), c.shapeOf(x)]);
+          if (term[0] !== ELLIPSIS) return c.setDx(i, grad);
+          // Broadcast '...' dims are summed back; with static dims the axes are constants.
+          const xDims = c.shape(x);
+          let gradDims: number[] | undefined;
+          if (outDims && xDims) {
+            const ellX = xDims.length - (term.length - 1);
+            gradDims = [...outDims.slice(0, ellOut), ...xDims.slice(ellX)];
+            if (missing.length) gradDims = broadcastDims(gradDims, xDims);
           }
           c.setDx(i, c.reduceToShape(grad, x, gradDims));
         });

@@ -8,18 +8,31 @@ export const tile: OpRule = {
     {
       since: 6,
       vjp: (c) => {
-        const dims = c.requireShape(c.input(0));
-        const repeats = c.constValues(c.input(1)) ?? c.requireShape(c.output(0)).map((d, i) => d / (dims[i] ?? 1));
-        const split = dims.flatMap((d, i) => [repeats[i] ?? 1, d]);
-        const view = c.b.op('Reshape', [c.dy()!, c.b.int64s(split, 'shape')]);
-        c.setDx(
-          0,
-          c.b.reduceSum(
-            view,
-            dims.map((_, i) => 2 * i),
-            false,
-          ),
-        );
+        const x = c.input(0);
+        const rank = c.rank(x);
+        const dims = c.shape(x);
+        const repeats =
+          c.constValues(c.input(1)) ??
+          (dims ? c.requireShape(c.output(0)).map((d, i) => d / (dims[i] ?? 1)) : undefined);
+        if (!repeats) return c.fail('needs constant repeats or static shapes');
+        const b = c.b;
+        let view: string;
+        if (dims)
+          view = b.int64s(
+            dims.flatMap((d, i) => [repeats[i] ?? 1, d]),
+            'shape',
+          );
+        else {
+          // Runtime dims interleaved with the constant repeats.
+          const shape = b.op('Shape', [x]);
+          const parts = Array.from({ length: rank }, (_, i) => [
+            b.int64s([repeats[i] ?? 1], 'repeat'),
+            b.op('Slice', [shape, b.int64s([i], 'starts'), b.int64s([i + 1], 'ends')]),
+          ]).flat();
+          view = b.op('Concat', parts, { axis: 0 });
+        }
+        const axes = Array.from({ length: rank }, (_, i) => 2 * i);
+        c.setDx(0, b.reduceSum(b.op('Reshape', [c.dy()!, view]), axes, false));
       },
     },
   ],

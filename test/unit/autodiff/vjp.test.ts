@@ -183,6 +183,28 @@ test('Concat and Gather with a symbolic batch dim differentiate without static s
   refused(() => vjp(old, { of: 'y', wrt: ['x'] }), /static shape of 'x' below opset 16/);
 });
 
+test('Tile and Einsum with a symbolic batch dim differentiate without static shapes', async () => {
+  const { m, b } = model(13, [
+    { name: 'q', dataType: F64, shape: ['n', 2, 3] },
+    { name: 'k', dataType: F64, shape: [1, 4, 3] },
+    { name: 'v', dataType: F64, shape: ['n', 3] },
+  ]);
+  const scores = b.op('Einsum', ['q', 'k'], { equation: '...id,...jd->...ij' });
+  const tiled = b.op('Tile', ['v', b.int64s([1, 2])]);
+  const summed = b.op('Einsum', [scores, b.op('Reshape', [tiled, b.int64s([-1, 2, 3])])], { equation: 'bij,bic->bjc' });
+  b.op('Einsum', [summed], { equation: 'bjc->jc' }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: null });
+  const dynamic = vjp(m, { of: 'y', wrt: ['q', 'k', 'v'] });
+  const values = (k: number, s: number): number[] => Array.from({ length: k }, (_, i) => Math.sin(s * i + 1));
+  const feeds = {
+    q: tensor('float64', [2, 2, 3], values(12, 1)),
+    k: tensor('float64', [1, 4, 3], values(12, 2)),
+    v: tensor('float64', [2, 3], values(6, 3)),
+  };
+  const r = await directionalCheck(m, { of: 'y', wrt: ['q', 'k', 'v'], feeds, gradientModel: dynamic });
+  assert.ok(r.relError < 1e-7, `rel error ${r.relError}`);
+});
+
 test('static shapes from resolveShapes give a graph without dynamic shape ops', async () => {
   const m = fanOutModel(13);
   const shapes = await resolveShapes(m, {});
@@ -199,6 +221,7 @@ test('unknown output and input names are refused with the names that exist', () 
   refused(() => vjp(fanOutModel(), { of: 'y', wrt: ['nope'] }), /nope.*not an input.*inputs: x, unused/);
   refused(() => vjp(fanOutModel(), { of: 'y', wrt: ['W'] }), /W.*not an input/);
   refused(() => vjp(fanOutModel(), { of: 'y', wrt: [] }), /at least one input/);
+  refused(() => vjp(fanOutModel(), { of: 'x', wrt: ['x'] }), /x: is both the output and an input/);
 });
 
 test('an op without a rule is refused naming the node, op and opset and listing supported ops', () => {
@@ -252,6 +275,27 @@ test('runtime-specific fused ops are refused with advice to export without fusio
     () => vjp(m, { of: 'y', wrt: ['x'] }),
     /com\.microsoft::FastGelu.*export the model without runtime-specific fusions/,
   );
+});
+
+test('calls of model-local functions are refused with advice to inline them', () => {
+  const { m, b } = model(17, [{ name: 'x', dataType: F64, shape: [2] }]);
+  b.add('Twice', ['x'], undefined, { outputs: ['y'], domain: 'local', name: 'call' });
+  m.opsets['local'] = 1;
+  m.functions = [
+    {
+      name: 'Twice',
+      domain: 'local',
+      input: ['a'],
+      output: ['b'],
+      node: [{ opType: 'Add', input: ['a', 'a'], output: ['b'] }],
+    },
+  ];
+  m.graph.outputs.push({ name: 'y', dataType: F64, shape: [2] });
+  refused(
+    () => vjp(m, { of: 'y', wrt: ['x'] }),
+    /node 'call'.*model-local function local::Twice; export the model with functions inlined/,
+  );
+  assert.equal(unsupportedNodes(m, { of: 'y', wrt: ['x'] })[0]?.reason, 'function');
 });
 
 test('opsets outside 11–21 are refused', () => {
