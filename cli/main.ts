@@ -11,7 +11,6 @@ export async function main(argv: string[]): Promise<number> {
   const cli = yargs(argv)
     .scriptName('fiberscope')
     .usage('$0 <command> [options]\n\nAudits what vision models ignore by sampling the fibers of a model.')
-    .env('FIBERSCOPE')
     .version(pkg.version)
     .help()
     .alias('h', 'help')
