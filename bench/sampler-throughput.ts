@@ -1,0 +1,258 @@
+/**
+ * Fiber sampler throughput on ONNX Runtime (CPU), two configurations:
+ *   demo:      the bundled MNIST demo exactly as `fiberscope demo` samples it (layout extractor,
+ *              DEMO_SAMPLER options, its 20 queries × K = 4 in one batch), plus the same audit end to end;
+ *   realistic: a 64×64 UNet prior (64/128/128 channels, random weights) and a ResNet-18 extractor,
+ *              n = 100, N = 4, K = 4 samples of one query, imagenet-dinov2 γ anchors, ancestral
+ *              (small variance, as released: the UNet has no variance channels for learned_range).
+ * Prints samples per hour, seconds per sample, NFEs per sample, the peak RSS (VmHWM) of the process
+ * that ran the configuration, and a same-run reference: median times of one costGrad, one predict
+ * and one extractor forward at the sampling batch, and measured / Σ(calls × reference) so time
+ * spent outside ONNX Runtime shows as a ratio above 1.
+ *
+ *   node --import tsx bench/sampler-throughput.ts [--only demo|realistic] [--steps 100]
+ *        [--inner-steps 4] [--k 4] [--extractor-size 224] [--reference-runs 5]
+ * A smoke run of the realistic configuration: --only realistic --steps 3 --inner-steps 1 --reference-runs 1.
+ * Each configuration runs in a child process of its own, so its peak memory is its own.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { auditLocally } from '../cli/audit-impl.ts';
+import { demoAuditArgs } from '../cli/demo-impl.ts';
+import { samplerOptionsFromArgs } from '../cli/sampler-options.ts';
+import { DEMO_SAMPLER, buildDemo } from '../engine/demo/build.ts';
+import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
+import { sizeOf } from '../engine/guidance/objective.ts';
+import { resolveSamplerOptions } from '../engine/guidance/options.ts';
+import type { SamplerOptions } from '../engine/guidance/options.ts';
+import { describeUpdate, sampleFiber } from '../engine/guidance/sampler.ts';
+import type { FiberQuery, NfeCounts } from '../engine/guidance/sampler.ts';
+import { priorInfo } from '../engine/priors/bundle.ts';
+import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
+import { FileStore } from '../store/objects.ts';
+import { decodeImage } from '../store/images.ts';
+import { writeRealisticBundles } from '../test/fixtures/realistic.ts';
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    steps: { type: 'string', default: '100' },
+    'inner-steps': { type: 'string', default: '4' },
+    k: { type: 'string', default: '4' },
+    'extractor-size': { type: 'string', default: '224' },
+    'reference-runs': { type: 'string', default: '5' },
+  },
+});
+const CONFIGS = ['demo', 'realistic'] as const;
+
+if (values.only === undefined) {
+  for (const name of CONFIGS) {
+    const args = process.argv.slice(2);
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), ...args, '--only', name],
+      {
+        stdio: 'inherit',
+      },
+    );
+    if (child.status !== 0) process.exit(child.status ?? 1);
+  }
+  process.exit(0);
+}
+if (!CONFIGS.includes(values.only as (typeof CONFIGS)[number]))
+  throw new Error(`--only: expected ${CONFIGS.join(' or ')}, got ${values.only}`);
+
+const referenceRuns = Number(values['reference-runs']);
+
+/** Peak resident set size of this process so far, MiB. */
+function peakRssMiB(): number {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return kb ? Number(kb) / 1024 : Number.NaN;
+}
+
+async function seconds(run: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await run();
+  return (performance.now() - t0) / 1000;
+}
+
+async function median(run: () => Promise<unknown>, runs: number): Promise<number> {
+  await run();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) t.push(await seconds(run));
+  t.sort((a, b) => a - b);
+  const m = Math.floor(t.length / 2);
+  return t.length % 2 ? t[m]! : (t[m - 1]! + t[m]!) / 2;
+}
+
+/** Deterministic values in [−1, 1]. */
+function pattern(n: number, phase: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + phase) * Math.cos(i * 0.011));
+}
+
+interface Measured {
+  label: string;
+  batch: number;
+  setupSeconds: number;
+  samplingSeconds: number;
+  nfe: NfeCounts;
+  reference: { costGrad: number; predict: number; features: number };
+  extra?: string;
+}
+
+/** Times one sampleFiber call after the sessions and gradient graph it needs exist, then the references. */
+async function measure(
+  label: string,
+  objective: OnnxFiberObjective,
+  queries: FiberQuery[],
+  options: SamplerOptions,
+): Promise<Measured> {
+  const B = queries.reduce((a, q) => a + q.sampleIndices.length, 0);
+  const D = sizeOf(objective.prior.stateShape);
+  const x = pattern(B * D, 0);
+  const u = pattern(B * D, 1).map((v) => 0.01 * v);
+  const y = new Float32Array(B * objective.featureDim);
+  const costGrad = () => objective.costGrad({ x, u, gamma: 2, t: 500, y, batch: B, weight: 1, tau: 0, epsRef: null });
+  const predict = () => objective.predict(x, 500, B);
+  const features = () => objective.features(x, B);
+  // Graph derivation and session creation happen once per worker; they are reported apart.
+  const setupSeconds = await seconds(async () => {
+    await costGrad();
+    await predict();
+    await features();
+  });
+  let done = 0;
+  const t0 = performance.now();
+  const r = await sampleFiber(objective, queries, options, {
+    onStep: (i, n) => {
+      if (i - done >= Math.max(1, Math.floor(n / 10)) || i === n) {
+        done = i;
+        process.stderr.write(`  ${label}: step ${i}/${n}, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      }
+    },
+  });
+  const samplingSeconds = (performance.now() - t0) / 1000;
+  const reference = {
+    costGrad: await median(costGrad, referenceRuns),
+    predict: await median(predict, referenceRuns),
+    features: await median(features, referenceRuns),
+  };
+  return { label, batch: B, setupSeconds, samplingSeconds, nfe: r.nfe, reference };
+}
+
+function report(m: Measured, options: SamplerOptions): void {
+  const { nfe, reference: ref } = m;
+  // Per sample, one batched call counts once; the sampler runs at one batch, so calls = counts.
+  const costGrads = nfe.denoiserBackward;
+  const predicts = nfe.denoiserForward - nfe.denoiserBackward;
+  const featureRuns = nfe.extractorForward - nfe.extractorBackward;
+  const expected = costGrads * ref.costGrad + predicts * ref.predict + featureRuns * ref.features;
+  const perSample = m.samplingSeconds / m.batch;
+  const lines = [
+    `${m.label}`,
+    `  sampler: n=${options.steps} N=${options.innerSteps} update=${describeUpdate(options.update)} ` +
+      `variant=${options.variant}, batch ${m.batch}`,
+    `  samples/hour ${(3600 / perSample).toFixed(1)}, seconds/sample ${perSample.toFixed(3)} ` +
+      `(batch of ${m.batch} in ${m.samplingSeconds.toFixed(2)} s; setup ${m.setupSeconds.toFixed(2)} s apart)`,
+    `  NFE/sample: denoiser fwd ${nfe.denoiserForward} bwd ${nfe.denoiserBackward}, ` +
+      `extractor fwd ${nfe.extractorForward} bwd ${nfe.extractorBackward}`,
+    `  reference at batch ${m.batch} (median of ${referenceRuns}): costGrad ${(1000 * ref.costGrad).toFixed(1)} ms, ` +
+      `predict ${(1000 * ref.predict).toFixed(1)} ms, extractor fwd ${(1000 * ref.features).toFixed(1)} ms`,
+    `  measured / Σ(calls × reference) = ${m.samplingSeconds.toFixed(2)} s / ${expected.toFixed(2)} s = ` +
+      `${(m.samplingSeconds / expected).toFixed(3)} (${costGrads} costGrad, ${predicts} predict, ${featureRuns} extractor fwd)`,
+    `  peak RSS (VmHWM) ${peakRssMiB().toFixed(0)} MiB; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
+  ];
+  if (m.extra) lines.push(m.extra);
+  console.log(lines.join('\n'));
+}
+
+const work = await mkdtemp(join(tmpdir(), 'fiberscope-bench-'));
+try {
+  if (values.only === 'demo') {
+    const paths = await buildDemo(join(work, 'bundles'));
+    const layout = paths.extractors.find((e) => !e.flipInvariant)!;
+    const [prior, extractor] = await Promise.all([loadPriorBundle(paths.prior), loadExtractorBundle(layout.path)]);
+    // As the local engine loads pairs (activities/pairs.ts).
+    const objective = await OnnxFiberObjective.create(prior, extractor, {
+      runtime: { provider: 'cpu' },
+      opsets: 'max',
+    });
+    const options = samplerOptionsFromArgs({ ...DEMO_SAMPLER }, priorInfo(prior.manifest));
+    const [c, h, w] = objective.prior.imageShape as [1 | 3, number, number];
+    const files = (await readdir(paths.dataset)).sort();
+    const queries: FiberQuery[] = [];
+    for (const f of files) {
+      const image = decodeImage(
+        await readFile(join(paths.dataset, f)),
+        { channels: c, height: h, width: w, range: [-1, 1] },
+        f,
+      );
+      queries.push({
+        imageId: f,
+        image: image.data,
+        sampleIndices: Array.from({ length: DEMO_SAMPLER.k }, (_, k) => k),
+      });
+    }
+    const m = await measure(
+      `demo (${layout.name}, ${queries.length} queries × K=${DEMO_SAMPLER.k})`,
+      objective,
+      queries,
+      options,
+    );
+    const store = new FileStore(join(work, 'runs'));
+    const auditSeconds = await seconds(() =>
+      auditLocally(demoAuditArgs(paths, layout.path, store.location, true), store, layout.name),
+    );
+    m.extra =
+      `  demo audit end to end (fresh pair load and gradient derivation, PNG decode, metrics, probes, PNGs, tables): ` +
+      `${auditSeconds.toFixed(2)} s for ${m.batch} samples`;
+    report(m, options);
+  } else {
+    const bundles = await writeRealisticBundles(work, { extractorSize: Number(values['extractor-size']) });
+    const [prior, extractor] = await Promise.all([
+      loadPriorBundle(bundles.prior),
+      loadExtractorBundle(bundles.extractor),
+    ]);
+    const objective = await OnnxFiberObjective.create(prior, extractor, {
+      runtime: { provider: 'cpu' },
+      opsets: 'max',
+    });
+    const options = resolveSamplerOptions(
+      {
+        preset: 'imagenet-dinov2',
+        steps: Number(values.steps),
+        innerSteps: Number(values['inner-steps']),
+        // As released needs n ≥ 21 (β′ < 1); shorter smoke runs take the exact respacing.
+        update: {
+          kind: 'ancestral',
+          variance: 'small',
+          respacing: Number(values.steps) >= 21 ? 'as-released' : 'exact',
+        },
+      },
+      objective.prior,
+    );
+    const k = Number(values.k);
+    const query: FiberQuery = {
+      imageId: 'query',
+      image: pattern(sizeOf(objective.prior.imageShape), 2),
+      sampleIndices: Array.from({ length: k }, (_, i) => i),
+    };
+    const size = Number(values['extractor-size']);
+    report(
+      await measure(
+        `realistic (UNet 64×64 64/128/128 + ResNet-18 at ${size}², one query × K=${k})`,
+        objective,
+        [query],
+        options,
+      ),
+      options,
+    );
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
