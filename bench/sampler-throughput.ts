@@ -8,7 +8,9 @@
  * Prints samples per hour, seconds per sample, NFEs per sample, the peak RSS (VmHWM) of the process
  * that ran the configuration, and a same-run reference: median times of one costGrad, one predict
  * and one extractor forward at the sampling batch, and measured / Σ(calls × reference) so time
- * spent outside ONNX Runtime shows as a ratio above 1.
+ * spent outside ONNX Runtime shows as a ratio above 1. The objective's calls are also timed inside
+ * the run itself (calls, median, their share of the run), which does not depend on the reference
+ * runs seeing the same machine load as the sampling did.
  *
  *   node --import tsx bench/sampler-throughput.ts [--only demo|realistic] [--steps 100]
  *        [--inner-steps 4] [--k 4] [--extractor-size 224] [--reference-runs 5]
@@ -30,6 +32,7 @@ import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { sizeOf } from '../engine/guidance/objective.ts';
 import { resolveSamplerOptions } from '../engine/guidance/options.ts';
 import type { SamplerOptions } from '../engine/guidance/options.ts';
+import type { FiberObjective } from '../engine/guidance/objective.ts';
 import { describeUpdate, sampleFiber } from '../engine/guidance/sampler.ts';
 import type { FiberQuery, NfeCounts } from '../engine/guidance/sampler.ts';
 import { priorInfo } from '../engine/priors/bundle.ts';
@@ -85,9 +88,7 @@ async function median(run: () => Promise<unknown>, runs: number): Promise<number
   await run();
   const t: number[] = [];
   for (let i = 0; i < runs; i++) t.push(await seconds(run));
-  t.sort((a, b) => a - b);
-  const m = Math.floor(t.length / 2);
-  return t.length % 2 ? t[m]! : (t[m - 1]! + t[m]!) / 2;
+  return medianOf(t);
 }
 
 /** Deterministic values in [−1, 1]. */
@@ -102,7 +103,36 @@ interface Measured {
   samplingSeconds: number;
   nfe: NfeCounts;
   reference: { costGrad: number; predict: number; features: number };
+  /** Durations (s) of the objective's calls during the timed sampling, per method. */
+  calls: Map<string, number[]>;
   extra?: string;
+}
+
+/** The objective with every call's duration recorded, so time inside ONNX Runtime is known per run. */
+function timed(objective: FiberObjective, calls: Map<string, number[]>): FiberObjective {
+  const time = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const result = await run();
+    const list = calls.get(name) ?? [];
+    list.push((performance.now() - t0) / 1000);
+    calls.set(name, list);
+    return result;
+  };
+  return {
+    prior: objective.prior,
+    loss: objective.loss,
+    featureDim: objective.featureDim,
+    predict: (x, t, batch) => time('predict', () => objective.predict(x, t, batch)),
+    features: (x0, batch) => time('extractor fwd', () => objective.features(x0, batch)),
+    imageFeatures: (images, batch) => time('extractor fwd', () => objective.imageFeatures(images, batch)),
+    costGrad: (args) => time('costGrad', () => objective.costGrad(args)),
+  };
+}
+
+function medianOf(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Times one sampleFiber call after the sessions and gradient graph it needs exist, then the references. */
@@ -127,8 +157,9 @@ async function measure(
     await features();
   });
   let done = 0;
+  const calls = new Map<string, number[]>();
   const t0 = performance.now();
-  const r = await sampleFiber(objective, queries, options, {
+  const r = await sampleFiber(timed(objective, calls), queries, options, {
     onStep: (i, n) => {
       if (i - done >= Math.max(1, Math.floor(n / 10)) || i === n) {
         done = i;
@@ -142,7 +173,7 @@ async function measure(
     predict: await median(predict, referenceRuns),
     features: await median(features, referenceRuns),
   };
-  return { label, batch: B, setupSeconds, samplingSeconds, nfe: r.nfe, reference };
+  return { label, batch: B, setupSeconds, samplingSeconds, nfe: r.nfe, reference, calls };
 }
 
 function report(m: Measured, options: SamplerOptions): void {
@@ -153,6 +184,8 @@ function report(m: Measured, options: SamplerOptions): void {
   const featureRuns = nfe.extractorForward - nfe.extractorBackward;
   const expected = costGrads * ref.costGrad + predicts * ref.predict + featureRuns * ref.features;
   const perSample = m.samplingSeconds / m.batch;
+  const inside = [...m.calls.values()].flat().reduce((a, b) => a + b, 0);
+  const ms = (s: number): string => (1000 * s).toFixed(1);
   const lines = [
     `${m.label}`,
     `  sampler: n=${options.steps} N=${options.innerSteps} update=${describeUpdate(options.update)} ` +
@@ -165,6 +198,10 @@ function report(m: Measured, options: SamplerOptions): void {
       `predict ${(1000 * ref.predict).toFixed(1)} ms, extractor fwd ${(1000 * ref.features).toFixed(1)} ms`,
     `  measured / Σ(calls × reference) = ${m.samplingSeconds.toFixed(2)} s / ${expected.toFixed(2)} s = ` +
       `${(m.samplingSeconds / expected).toFixed(3)} (${costGrads} costGrad, ${predicts} predict, ${featureRuns} extractor fwd)`,
+    `  inside the run: ${[...m.calls]
+      .map(([name, t]) => `${name} ${t.length} × median ${ms(medianOf(t))} ms`)
+      .join(', ')}; ONNX Runtime calls ${inside.toFixed(2)} s = ${((100 * inside) / m.samplingSeconds).toFixed(0)}% ` +
+      `of the run, ${(m.samplingSeconds - inside).toFixed(2)} s outside`,
     `  peak RSS (VmHWM) ${peakRssMiB().toFixed(0)} MiB; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
   ];
   if (m.extra) lines.push(m.extra);
