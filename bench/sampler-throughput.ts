@@ -7,13 +7,12 @@
  *              (small variance, as released: the UNet has no variance channels for learned_range).
  * Prints samples per hour, seconds per sample, NFEs per sample, the peak RSS (VmHWM) of the process
  * that ran the configuration, and a same-run reference: median times of one costGrad, one predict
- * and one extractor forward at the sampling batch, and measured / Σ(calls × reference) so time
- * spent outside ONNX Runtime shows as a ratio above 1. The objective's calls are also timed inside
- * the run itself (calls, median, their share of the run), which does not depend on the reference
- * runs seeing the same machine load as the sampling did.
+ * and one extractor forward at the sampling batch, taken at evenly spaced steps of the run, and
+ * measured / Σ(calls × reference) so time spent outside ONNX Runtime shows as a ratio above 1. The
+ * objective's calls inside the run are timed too (count, median, their share of the run).
  *
  *   node --import tsx bench/sampler-throughput.ts [--only demo|realistic] [--steps 100]
- *        [--inner-steps 4] [--k 4] [--extractor-size 224] [--reference-runs 5]
+ *        [--inner-steps 4] [--k 4] [--extractor-size 224] [--reference-runs 10]
  * A smoke run of the realistic configuration: --only realistic --steps 3 --inner-steps 1 --reference-runs 1.
  * Each configuration runs in a child process of its own, so its peak memory is its own.
  */
@@ -48,7 +47,7 @@ const { values } = parseArgs({
     'inner-steps': { type: 'string', default: '4' },
     k: { type: 'string', default: '4' },
     'extractor-size': { type: 'string', default: '224' },
-    'reference-runs': { type: 'string', default: '5' },
+    'reference-runs': { type: 'string', default: '10' },
   },
 });
 const CONFIGS = ['demo', 'realistic'] as const;
@@ -82,13 +81,6 @@ async function seconds(run: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await run();
   return (performance.now() - t0) / 1000;
-}
-
-async function median(run: () => Promise<unknown>, runs: number): Promise<number> {
-  await run();
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) t.push(await seconds(run));
-  return medianOf(t);
 }
 
 /** Deterministic values in [−1, 1]. */
@@ -156,22 +148,36 @@ async function measure(
     await predict();
     await features();
   });
-  let done = 0;
+  // The references are taken at evenly spaced steps during the run, so that they meet the same
+  // machine load as the sampling (on a shared machine it changes by several times within minutes);
+  // their time is taken out of the sampling time.
+  const times = { costGrad: [] as number[], predict: [] as number[], features: [] as number[] };
+  let referenceSeconds = 0;
+  let taken = 0;
+  let printed = 0;
   const calls = new Map<string, number[]>();
   const t0 = performance.now();
   const r = await sampleFiber(timed(objective, calls), queries, options, {
-    onStep: (i, n) => {
-      if (i - done >= Math.max(1, Math.floor(n / 10)) || i === n) {
-        done = i;
+    onStep: async (i, n) => {
+      const due = Math.floor((i * referenceRuns) / n);
+      for (; taken < due; taken++) {
+        const r0 = performance.now();
+        times.costGrad.push(await seconds(costGrad));
+        times.predict.push(await seconds(predict));
+        times.features.push(await seconds(features));
+        referenceSeconds += (performance.now() - r0) / 1000;
+      }
+      if (i - printed >= Math.max(1, Math.floor(n / 10)) || i === n) {
+        printed = i;
         process.stderr.write(`  ${label}: step ${i}/${n}, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
       }
     },
   });
-  const samplingSeconds = (performance.now() - t0) / 1000;
+  const samplingSeconds = (performance.now() - t0) / 1000 - referenceSeconds;
   const reference = {
-    costGrad: await median(costGrad, referenceRuns),
-    predict: await median(predict, referenceRuns),
-    features: await median(features, referenceRuns),
+    costGrad: medianOf(times.costGrad),
+    predict: medianOf(times.predict),
+    features: medianOf(times.features),
   };
   return { label, batch: B, setupSeconds, samplingSeconds, nfe: r.nfe, reference, calls };
 }
@@ -194,7 +200,7 @@ function report(m: Measured, options: SamplerOptions): void {
       `(batch of ${m.batch} in ${m.samplingSeconds.toFixed(2)} s; setup ${m.setupSeconds.toFixed(2)} s apart)`,
     `  NFE/sample: denoiser fwd ${nfe.denoiserForward} bwd ${nfe.denoiserBackward}, ` +
       `extractor fwd ${nfe.extractorForward} bwd ${nfe.extractorBackward}`,
-    `  reference at batch ${m.batch} (median of ${referenceRuns}): costGrad ${(1000 * ref.costGrad).toFixed(1)} ms, ` +
+    `  reference at batch ${m.batch} (median of ${referenceRuns} taken during the run): costGrad ${(1000 * ref.costGrad).toFixed(1)} ms, ` +
       `predict ${(1000 * ref.predict).toFixed(1)} ms, extractor fwd ${(1000 * ref.features).toFixed(1)} ms`,
     `  measured / Σ(calls × reference) = ${m.samplingSeconds.toFixed(2)} s / ${expected.toFixed(2)} s = ` +
       `${(m.samplingSeconds / expected).toFixed(3)} (${costGrads} costGrad, ${predicts} predict, ${featureRuns} extractor fwd)`,
