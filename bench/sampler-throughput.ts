@@ -12,7 +12,7 @@
  * objective's calls inside the run are timed too (count, median, their share of the run).
  *
  *   node --import tsx bench/sampler-throughput.ts [--only demo|realistic] [--steps 100]
- *        [--inner-steps 4] [--k 4] [--extractor-size 224] [--reference-runs 10]
+ *        [--inner-steps 4] [--k 4] [--extractor-size 224] [--reference-runs 10] [--threads N]
  * A smoke run of the realistic configuration: --only realistic --steps 3 --inner-steps 1 --reference-runs 1.
  * Each configuration runs in a child process of its own, so its peak memory is its own.
  */
@@ -36,6 +36,7 @@ import { describeUpdate, sampleFiber } from '../engine/guidance/sampler.ts';
 import type { FiberQuery, NfeCounts } from '../engine/guidance/sampler.ts';
 import { priorInfo } from '../engine/priors/bundle.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
+import type { RuntimeOptions } from '../engine/runtime/index.ts';
 import { FileStore } from '../store/objects.ts';
 import { decodeImage } from '../store/images.ts';
 import { writeRealisticBundles } from '../test/fixtures/realistic.ts';
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     k: { type: 'string', default: '4' },
     'extractor-size': { type: 'string', default: '224' },
     'reference-runs': { type: 'string', default: '10' },
+    threads: { type: 'string' },
   },
 });
 const CONFIGS = ['demo', 'realistic'] as const;
@@ -70,6 +72,11 @@ if (!CONFIGS.includes(values.only as (typeof CONFIGS)[number]))
   throw new Error(`--only: expected ${CONFIGS.join(' or ')}, got ${values.only}`);
 
 const referenceRuns = Number(values['reference-runs']);
+// Default as a sampling worker runs: ONNX Runtime picks the intra-op threads (every core).
+const runtime: RuntimeOptions = {
+  provider: 'cpu',
+  ...(values.threads !== undefined ? { intraOpThreads: Number(values.threads) } : {}),
+};
 
 /** Peak resident set size of this process so far, MiB. */
 function peakRssMiB(): number {
@@ -90,7 +97,9 @@ function pattern(n: number, phase: number): Float32Array {
 
 interface Measured {
   label: string;
+  /** Samples per batch. */
   batch: number;
+  batches: number;
   setupSeconds: number;
   samplingSeconds: number;
   nfe: NfeCounts;
@@ -115,7 +124,7 @@ function timed(objective: FiberObjective, calls: Map<string, number[]>): FiberOb
     loss: objective.loss,
     featureDim: objective.featureDim,
     predict: (x, t, batch) => time('predict', () => objective.predict(x, t, batch)),
-    features: (x0, batch) => time('extractor fwd', () => objective.features(x0, batch)),
+    features: (x0, batch, clip) => time('extractor fwd', () => objective.features(x0, batch, clip)),
     imageFeatures: (images, batch) => time('extractor fwd', () => objective.imageFeatures(images, batch)),
     costGrad: (args) => time('costGrad', () => objective.costGrad(args)),
   };
@@ -127,21 +136,26 @@ function medianOf(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Times one sampleFiber call after the sessions and gradient graph it needs exist, then the references. */
+/**
+ * Times sampleFiber on each batch in turn (as the audit samples a shard) after the sessions and
+ * gradient graph it needs exist; every batch holds the same number of samples.
+ */
 async function measure(
   label: string,
   objective: OnnxFiberObjective,
-  queries: FiberQuery[],
+  batches: FiberQuery[][],
   options: SamplerOptions,
 ): Promise<Measured> {
-  const B = queries.reduce((a, q) => a + q.sampleIndices.length, 0);
+  const B = batches[0]!.reduce((a, q) => a + q.sampleIndices.length, 0);
   const D = sizeOf(objective.prior.stateShape);
   const x = pattern(B * D, 0);
   const u = pattern(B * D, 1).map((v) => 0.01 * v);
   const y = new Float32Array(B * objective.featureDim);
-  const costGrad = () => objective.costGrad({ x, u, gamma: 2, t: 500, y, batch: B, weight: 1, tau: 0, epsRef: null });
+  const clip = objective.prior.clip;
+  const costGrad = () =>
+    objective.costGrad({ x, u, gamma: 2, t: 500, y, batch: B, weight: 1, tau: 0, epsRef: null, clip });
   const predict = () => objective.predict(x, 500, B);
-  const features = () => objective.features(x, B);
+  const features = () => objective.features(x, B, clip);
   // Graph derivation and session creation happen once per worker; they are reported apart.
   const setupSeconds = await seconds(async () => {
     await costGrad();
@@ -156,52 +170,61 @@ async function measure(
   let taken = 0;
   let printed = 0;
   const calls = new Map<string, number[]>();
+  const objectiveTimed = timed(objective, calls);
+  const total = options.steps * batches.length;
+  let nfe: NfeCounts | undefined;
   const t0 = performance.now();
-  const r = await sampleFiber(timed(objective, calls), queries, options, {
-    onStep: async (i, n) => {
-      const due = Math.floor((i * referenceRuns) / n);
-      for (; taken < due; taken++) {
-        const r0 = performance.now();
-        times.costGrad.push(await seconds(costGrad));
-        times.predict.push(await seconds(predict));
-        times.features.push(await seconds(features));
-        referenceSeconds += (performance.now() - r0) / 1000;
-      }
-      if (i - printed >= Math.max(1, Math.floor(n / 10)) || i === n) {
-        printed = i;
-        process.stderr.write(`  ${label}: step ${i}/${n}, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-      }
-    },
-  });
+  for (const [index, queries] of batches.entries()) {
+    const r = await sampleFiber(objectiveTimed, queries, options, {
+      onStep: async (i) => {
+        const step = index * options.steps + i;
+        const due = Math.floor((step * referenceRuns) / total);
+        for (; taken < due; taken++) {
+          const r0 = performance.now();
+          times.costGrad.push(await seconds(costGrad));
+          times.predict.push(await seconds(predict));
+          times.features.push(await seconds(features));
+          referenceSeconds += (performance.now() - r0) / 1000;
+        }
+        if (step - printed >= Math.max(1, Math.floor(total / 10)) || step === total) {
+          printed = step;
+          const elapsed = (performance.now() - t0) / 1000;
+          process.stderr.write(`  ${label}: step ${step}/${total}, ${elapsed.toFixed(0)} s\n`);
+        }
+      },
+    });
+    nfe = r.nfe;
+  }
   const samplingSeconds = (performance.now() - t0) / 1000 - referenceSeconds;
   const reference = {
     costGrad: medianOf(times.costGrad),
     predict: medianOf(times.predict),
     features: medianOf(times.features),
   };
-  return { label, batch: B, setupSeconds, samplingSeconds, nfe: r.nfe, reference, calls };
+  return { label, batch: B, batches: batches.length, setupSeconds, samplingSeconds, nfe: nfe!, reference, calls };
 }
 
 function report(m: Measured, options: SamplerOptions): void {
   const { nfe, reference: ref } = m;
-  // Per sample, one batched call counts once; the sampler runs at one batch, so calls = counts.
-  const costGrads = nfe.denoiserBackward;
-  const predicts = nfe.denoiserForward - nfe.denoiserBackward;
-  const featureRuns = nfe.extractorForward - nfe.extractorBackward;
+  // One batched call counts once per sample, so per batch the calls equal the per-sample counts.
+  const costGrads = m.batches * nfe.denoiserBackward;
+  const predicts = m.batches * (nfe.denoiserForward - nfe.denoiserBackward);
+  const featureRuns = m.batches * (nfe.extractorForward - nfe.extractorBackward);
   const expected = costGrads * ref.costGrad + predicts * ref.predict + featureRuns * ref.features;
-  const perSample = m.samplingSeconds / m.batch;
+  const samples = m.batch * m.batches;
+  const perSample = m.samplingSeconds / samples;
   const inside = [...m.calls.values()].flat().reduce((a, b) => a + b, 0);
   const ms = (s: number): string => (1000 * s).toFixed(1);
   const lines = [
     `${m.label}`,
     `  sampler: n=${options.steps} N=${options.innerSteps} update=${describeUpdate(options.update)} ` +
-      `variant=${options.variant}, batch ${m.batch}`,
+      `variant=${options.variant}, ${m.batches} batch${m.batches > 1 ? 'es' : ''} of ${m.batch} samples`,
     `  samples/hour ${(3600 / perSample).toFixed(1)}, seconds/sample ${perSample.toFixed(3)} ` +
-      `(batch of ${m.batch} in ${m.samplingSeconds.toFixed(2)} s; setup ${m.setupSeconds.toFixed(2)} s apart)`,
+      `(${samples} samples in ${m.samplingSeconds.toFixed(2)} s; setup ${m.setupSeconds.toFixed(2)} s apart)`,
     `  NFE/sample: denoiser fwd ${nfe.denoiserForward} bwd ${nfe.denoiserBackward}, ` +
       `extractor fwd ${nfe.extractorForward} bwd ${nfe.extractorBackward}`,
-    `  reference at batch ${m.batch} (median of ${referenceRuns} taken during the run): costGrad ${(1000 * ref.costGrad).toFixed(1)} ms, ` +
-      `predict ${(1000 * ref.predict).toFixed(1)} ms, extractor fwd ${(1000 * ref.features).toFixed(1)} ms`,
+    `  reference at batch ${m.batch} (median of ${referenceRuns} taken during the run): costGrad ${ms(ref.costGrad)} ms, ` +
+      `predict ${ms(ref.predict)} ms, extractor fwd ${ms(ref.features)} ms`,
     `  measured / Σ(calls × reference) = ${m.samplingSeconds.toFixed(2)} s / ${expected.toFixed(2)} s = ` +
       `${(m.samplingSeconds / expected).toFixed(3)} (${costGrads} costGrad, ${predicts} predict, ${featureRuns} extractor fwd)`,
     `  inside the run: ${[...m.calls]
@@ -221,11 +244,10 @@ try {
     const layout = paths.extractors.find((e) => !e.flipInvariant)!;
     const [prior, extractor] = await Promise.all([loadPriorBundle(paths.prior), loadExtractorBundle(layout.path)]);
     // As the local engine loads pairs (activities/pairs.ts).
-    const objective = await OnnxFiberObjective.create(prior, extractor, {
-      runtime: { provider: 'cpu' },
-      opsets: 'max',
-    });
-    const options = samplerOptionsFromArgs({ ...DEMO_SAMPLER }, priorInfo(prior.manifest));
+    const objective = await OnnxFiberObjective.create(prior, extractor, { runtime });
+    const store = new FileStore(join(work, 'runs'));
+    const audit = demoAuditArgs(paths, layout.path, store.location, true);
+    const options = samplerOptionsFromArgs(audit, priorInfo(prior.manifest));
     const [c, h, w] = objective.prior.imageShape as [1 | 3, number, number];
     const files = (await readdir(paths.dataset)).sort();
     const queries: FiberQuery[] = [];
@@ -241,19 +263,18 @@ try {
         sampleIndices: Array.from({ length: DEMO_SAMPLER.k }, (_, k) => k),
       });
     }
+    const batches: FiberQuery[][] = [];
+    for (let i = 0; i < queries.length; i += audit.batchImages) batches.push(queries.slice(i, i + audit.batchImages));
     const m = await measure(
-      `demo (${layout.name}, ${queries.length} queries × K=${DEMO_SAMPLER.k})`,
+      `demo (${layout.name}, ${queries.length} queries × K=${DEMO_SAMPLER.k}, ${audit.batchImages} queries a batch)`,
       objective,
-      queries,
+      batches,
       options,
     );
-    const store = new FileStore(join(work, 'runs'));
-    const auditSeconds = await seconds(() =>
-      auditLocally(demoAuditArgs(paths, layout.path, store.location, true), store, layout.name),
-    );
+    const auditSeconds = await seconds(() => auditLocally(audit, store, layout.name));
     m.extra =
       `  demo audit end to end (fresh pair load and gradient derivation, PNG decode, metrics, probes, PNGs, tables): ` +
-      `${auditSeconds.toFixed(2)} s for ${m.batch} samples`;
+      `${auditSeconds.toFixed(2)} s for ${m.batch * m.batches} samples`;
     report(m, options);
   } else {
     const bundles = await writeRealisticBundles(work, { extractorSize: Number(values['extractor-size']) });
@@ -261,10 +282,7 @@ try {
       loadPriorBundle(bundles.prior),
       loadExtractorBundle(bundles.extractor),
     ]);
-    const objective = await OnnxFiberObjective.create(prior, extractor, {
-      runtime: { provider: 'cpu' },
-      opsets: 'max',
-    });
+    const objective = await OnnxFiberObjective.create(prior, extractor, { runtime });
     const options = resolveSamplerOptions(
       {
         preset: 'imagenet-dinov2',
@@ -290,7 +308,7 @@ try {
       await measure(
         `realistic (UNet 64×64 64/128/128 + ResNet-18 at ${size}², one query × K=${k})`,
         objective,
-        [query],
+        [[query]],
         options,
       ),
       options,

@@ -30,7 +30,6 @@ const bundles = await writeRealisticBundles(dir, { unet: TINY_UNET, extractorSiz
 const objective = await OnnxFiberObjective.create(
   await loadPriorBundle(bundles.prior),
   await loadExtractorBundle(bundles.extractor),
-  { opsets: 'max' },
 );
 const B = 2;
 const D = sizeOf(objective.prior.stateShape);
@@ -47,7 +46,7 @@ test('UNet prior + ResNet-18 extractor: ∂cost/∂u is finite and matches centr
       B,
     )
   ).slice();
-  const args = { x, u, gamma: 1, t: 100, y, batch: B, weight: 1, tau: 0, epsRef: null };
+  const args = { x, u, gamma: 1, t: 100, y, batch: B, weight: 1, tau: 0, epsRef: null, clip: objective.prior.clip };
   const r = await objective.costGrad(args);
   assert.ok(
     r.cost.every((c) => Number.isFinite(c) && c > 0),
