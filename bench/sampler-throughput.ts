@@ -1,7 +1,8 @@
 /**
  * Fiber sampler throughput on ONNX Runtime (CPU), two configurations:
  *   demo:      the bundled MNIST demo exactly as `fiberscope demo` samples it (layout extractor,
- *              DEMO_SAMPLER options, its 20 queries × K = 4 in one batch), plus the same audit end to end;
+ *              DEMO_SAMPLER options, its queries × K = 4 in the audit's batches of 10 queries), plus the
+ *              same audit end to end;
  *   realistic: a 64×64 UNet prior (64/128/128 channels, random weights) and a ResNet-18 extractor,
  *              n = 100, N = 4, K = 4 samples of one query, imagenet-dinov2 γ anchors, ancestral
  *              (small variance, as released: the UNet has no variance channels for learned_range).
