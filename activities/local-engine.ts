@@ -4,6 +4,7 @@ import { createRun } from './run.ts';
 import type { NewRun } from './run.ts';
 import { parseRunConfig, sampleShard } from './sampling.ts';
 import type { PairLoader, ShardResult } from './sampling.ts';
+import { embedReference } from './reference.ts';
 import { summarizeRun } from './summary.ts';
 import type { SummaryResult } from './summary.ts';
 
@@ -72,6 +73,7 @@ export async function runLocalAudit(spec: NewRun | { resume: string }, opts: Loc
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
+  if (config.reference !== null) await embedReference({ store, loadPair: opts.loadPair }, config.runId);
   const summary = await summarizeRun(store, config.runId);
   return { runId: config.runId, shards: results, ...summary };
 }

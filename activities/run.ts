@@ -29,6 +29,8 @@ export interface NewRun {
   provider: string;
   /** Only the first N images of the dataset (a quick look at a large set). */
   limit?: number;
+  /** A separate set of real images for the nearest-neighbour baseline (default: the run's own images). */
+  reference?: string;
 }
 
 /**
@@ -62,6 +64,8 @@ export async function createRun(store: ObjectStore, spec: NewRun): Promise<RunCo
   if (!Number.isInteger(spec.batchImages) || spec.batchImages < 1) throw new InputError('batch-images', `expected a positive integer, got ${spec.batchImages}`);
   if (!Number.isInteger(spec.shardSize) || spec.shardSize < 1) throw new InputError('shard-size', `expected a positive integer, got ${spec.shardSize}`);
   let entries = await listDataset(spec.dataset);
+  // A bad reference set is refused now, not after hours of sampling.
+  if (spec.reference !== undefined) await listDataset(spec.reference, 'reference');
   if (spec.limit !== undefined) entries = entries.slice(0, spec.limit);
   const runId = spec.runId ?? newRunId();
   const layout = runLayout(runId);
@@ -83,6 +87,7 @@ export async function createRun(store: ObjectStore, spec: NewRun): Promise<RunCo
     provider: spec.provider,
     imageCount: entries.length,
     shards: planShards(entries.length, spec.shardSize),
+    reference: spec.reference === undefined ? null : spec.reference.startsWith('s3://') ? spec.reference : resolve(spec.reference),
   };
   await store.put(layout.images, JSON.stringify(entries), 'application/json');
   // The manifest goes last: a run exists once its manifest does.

@@ -44,6 +44,8 @@ export interface RunConfig {
   batchImages: number;
   /** Resize queries of another size to the prior's (only when the user or the bundle asks). */
   resizeQueries: boolean;
+  /** Real images for the nearest-neighbour baseline; null: the run's own queries. */
+  reference: string | null;
   provider: string;
   imageCount: number;
   shards: ShardSpec[];

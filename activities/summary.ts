@@ -1,4 +1,5 @@
 import { nearestNeighbour } from '../engine/metrics/fiber.ts';
+import type { ReferenceFeatures } from '../engine/metrics/fiber.ts';
 import { probeFiringRates } from '../engine/metrics/probes.ts';
 import { readImageRows, imageRowsToIpc } from '../store/image-tables.ts';
 import type { ImageRow } from '../store/image-tables.ts';
@@ -8,6 +9,8 @@ import type { ObjectStore } from '../store/objects.ts';
 import { readSampleRows } from '../store/tables.ts';
 import type { SampleRow } from '../store/tables.ts';
 import { renderReport } from '../report/html.ts';
+import { InputError } from '../engine/errors.ts';
+import { readReference } from './reference.ts';
 import { parseRunConfig } from './sampling.ts';
 import type { RunConfig } from './sampling.ts';
 
@@ -115,14 +118,21 @@ export async function summarizeRun(store: ObjectStore, runId: string): Promise<S
   }
   const features = new Float32Array(ids.length * dim);
   chunks.reduce((offset, c) => (features.set(c, offset), offset + c.length), 0);
-  // The reference set is the run's own queries: the closest OTHER image of the dataset under φ.
-  const references = ids.map((id, i) => ({ id, features: features.subarray(i * dim, (i + 1) * dim) }));
-  const byId = new Map(references.map((r) => [r.id, r.features]));
+  // The reference set: a separate set of real images when the run has one, else the run's own
+  // queries (then the closest OTHER image of the dataset, METHOD §2).
+  const own = new Map(ids.map((id, i) => [id, features.subarray(i * dim, (i + 1) * dim)]));
+  let references: ReferenceFeatures[] = ids.map((id) => ({ id, features: own.get(id)! }));
+  const REF = 'reference:';
+  if (config.reference !== null) {
+    const ref = await readReference(store, runId);
+    if (ref === null) throw new InputError('reference', `the reference set of run '${runId}' has not been embedded yet`);
+    references = ref.ids.map((id, i) => ({ id: REF + id, features: ref.features.subarray(i * ref.dim, (i + 1) * ref.dim) }));
+  }
   for (const row of images) {
-    const own = byId.get(row.image_id);
-    const hit = own ? nearestNeighbour(row.image_id, own, references) : null;
+    const query = own.get(row.image_id);
+    const hit = query && references.length > 0 ? nearestNeighbour(row.image_id, query, references) : null;
     row.nn_baseline = hit?.id ? hit.squaredL2 : null;
-    row.nn_image_id = hit?.id ?? null;
+    row.nn_image_id = hit?.id ? hit.id.replace(REF, '') : null;
   }
   images.sort((a, b) => (a.image_id < b.image_id ? -1 : a.image_id > b.image_id ? 1 : 0));
 

@@ -35,6 +35,7 @@ export async function auditLocally(args: AuditArgs, store: ObjectStore, label = 
       {
         ...(args.runId !== undefined ? { runId: args.runId } : {}),
         ...(args.limit !== undefined ? { limit: args.limit } : {}),
+        ...(args.reference !== undefined ? { reference: args.reference } : {}),
         dataset: args.dataset!,
         prior: args.prior!,
         extractor: args.extractor!,

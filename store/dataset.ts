@@ -31,14 +31,14 @@ async function walk(root: string, dir: string, out: string[]): Promise<void> {
  * manifest file (`.txt` with one path per line, or `.jsonl` with {"id", "path"} per line; paths
  * relative to the manifest). Sorted by id, so shards are the same on every listing.
  */
-export async function listDataset(spec: string): Promise<DatasetEntry[]> {
+export async function listDataset(spec: string, input = 'dataset'): Promise<DatasetEntry[]> {
   let entries: DatasetEntry[];
   if (spec.startsWith('s3://')) {
     const keys = await openStore(spec).list('');
     entries = keys.filter((k) => IMAGE_EXTENSIONS.has(extname(k).toLowerCase())).map((key) => ({ imageId: idOf(key), key }));
   } else {
     const info = await stat(spec).catch((err: unknown) => {
-      throw new InputError('dataset', `expected a folder of images, a manifest file or s3://bucket/prefix; cannot read '${spec}'`, { cause: err });
+      throw new InputError(input, `expected a folder of images, a manifest file or s3://bucket/prefix; cannot read '${spec}'`, { cause: err });
     });
     if (info.isDirectory()) {
       const paths: string[] = [];
@@ -48,11 +48,11 @@ export async function listDataset(spec: string): Promise<DatasetEntry[]> {
       entries = parseManifest(await readFile(spec, 'utf8'), spec);
     }
   }
-  if (entries.length === 0) throw new InputError('dataset', `no images (.png, .jpg, .jpeg, .npy) found in '${spec}'`);
+  if (entries.length === 0) throw new InputError(input, `no images (.png, .jpg, .jpeg, .npy) found in '${spec}'`);
   const seen = new Map<string, string>();
   for (const e of entries) {
     const other = seen.get(e.imageId);
-    if (other !== undefined) throw new InputError('dataset', `two images share the id '${e.imageId}': ${other} and ${e.key}`);
+    if (other !== undefined) throw new InputError(input, `two images share the id '${e.imageId}': ${other} and ${e.key}`);
     seen.set(e.imageId, e.key);
   }
   return entries.sort((a, b) => (a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0));

@@ -15,6 +15,7 @@ export interface AuditArgs extends SamplerArgs {
   shardSize: number;
   concurrency: number;
   limit?: number;
+  reference?: string;
   resizeQueries: boolean;
   json: boolean;
 }
@@ -35,6 +36,7 @@ export const audit: CommandSpec = {
         .option('batch-images', { type: 'number', default: 8, describe: 'Query images sampled together in one batch' })
         .option('shard-size', { type: 'number', default: 64, describe: 'Images per shard (the unit of work and retry)' })
         .option('concurrency', { type: 'number', default: 1, describe: 'Shards sampled at once (local engine)' })
+        .option('reference', { type: 'string', describe: 'Real images for the nearest-neighbour baseline (folder, manifest or s3://); default: the run\'s own images' })
         .option('limit', { type: 'number', describe: 'Only the first N images of the dataset' })
         .option('resize-queries', { type: 'boolean', default: false, describe: "Resize images of another size to the prior's (bilinear)" })
         .option('json', { type: 'boolean', default: false, describe: 'Print the run summary as JSON' })

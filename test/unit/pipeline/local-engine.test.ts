@@ -167,3 +167,25 @@ test('a sample that comes out NaN becomes an error row and the other samples go 
   assert.equal(rows.filter((r) => r.status === 'ok').length, 5, 'the other samples of the batch are kept');
   assert.equal(nan[0]!.image_key, null);
 });
+
+test('a separate reference set gives the nearest-real-neighbour baseline; unreadable reference images are left out', async () => {
+  const reference = join(root, 'reference');
+  await mkdir(reference, { recursive: true });
+  for (const d of loadDigits({ labels: [1, 3, 7], perLabel: 2, offset: 600 })) {
+    await writeFile(join(reference, `r${d.label}-${d.index}.png`), encodePng(d.pixels, [1, 28, 28], [-1, 1]));
+  }
+  await writeFile(join(reference, 'broken.png'), Buffer.from('nope'));
+  const store = new FileStore(join(root, 'store-ref'));
+  await runLocalAudit(spec({ runId: 'ref', reference }), { store, loadPair });
+  const summary = readImageRows(await store.get(runLayout('ref').summary));
+  const ok = summary.filter((s) => s.status === 'ok');
+  assert.equal(ok.length, 3);
+  for (const s of ok) {
+    assert.match(s.nn_image_id!, /^r[137]-60[01]$/, 'the neighbour comes from the reference set');
+    assert.ok(s.nn_baseline! > 0);
+  }
+  // The same query's baseline against the run's own images differs: another set, another neighbour.
+  const own = readImageRows(await new FileStore(join(root, 'store-a')).get(runLayout('full').summary));
+  assert.notDeepEqual(ok.map((s) => s.nn_image_id), own.filter((s) => s.status === 'ok').map((s) => s.nn_image_id));
+  await assert.rejects(createRun(store, spec({ runId: 'ref-missing', reference: join(root, 'no-such-folder') })), /reference: expected a folder/);
+});
