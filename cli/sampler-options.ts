@@ -7,6 +7,13 @@ import type { PresetName, SamplerOptions, SamplerOptionsInput } from '../engine/
 import { PROBE_NAMES, validateProbes } from '../engine/metrics/probes.ts';
 import type { ProbeName } from '../engine/metrics/probes.ts';
 
+/**
+ * Probes compared by default: every transform but blur. A blurred query is nearer in RMS to most
+ * images than the query itself (blurring shrinks its contrast), so blur would win for samples that
+ * merely differ from the query; it stays available on request.
+ */
+export const DEFAULT_PROBES = PROBE_NAMES.filter((p) => p !== 'blur');
+
 /** Flags shared by `sample` and `audit`: every knob of METHOD.md, on top of a preset. */
 export function samplerFlags(y: Argv): Argv {
   return y
@@ -28,7 +35,7 @@ export function samplerFlags(y: Argv): Argv {
     .option('clip', { type: 'string', describe: "Clamp range of x̂₀ as JSON '[lo,hi]' (default: the prior's)", group: 'Sampler:' })
     .option('seed', { type: 'string', default: '0', describe: 'Run seed (uint64); a sample depends on (seed, image id, sample index) only', group: 'Sampler:' })
     .option('k', { type: 'number', default: 4, describe: 'Samples per query image', group: 'Sampler:' })
-    .option('probes', { type: 'string', default: PROBE_NAMES.join(','), describe: 'Comma-separated probe transforms of the query', group: 'Sampler:' })
+    .option('probes', { type: 'string', default: DEFAULT_PROBES.join(','), describe: `Comma-separated probe transforms of the query, of ${PROBE_NAMES.join(', ')}`, group: 'Sampler:' })
     .option('provider', { type: 'string', choices: ['cpu', 'cuda', 'webgpu'], default: envDefaults.provider(), describe: 'ONNX Runtime execution provider (env FIBERSCOPE_PROVIDER)', group: 'Sampler:' });
 }
 
