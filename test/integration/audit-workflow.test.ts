@@ -1,0 +1,256 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { ApplicationFailure, Client, WorkflowFailedError } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { runRequestOf } from '../../activities/control.ts';
+import { runLocalAudit } from '../../activities/local-engine.ts';
+import { cachedPairLoader } from '../../activities/pairs.ts';
+import type { NewRun } from '../../activities/run.ts';
+import { buildDemo, DEMO_SAMPLER } from '../../engine/demo/build.ts';
+import { resolveSamplerOptions } from '../../engine/guidance/options.ts';
+import { readImageRows } from '../../store/image-tables.ts';
+import { runLayout } from '../../store/layout.ts';
+import { FileStore } from '../../store/objects.ts';
+import type { ObjectStore, S3Store } from '../../store/objects.ts';
+import { readSampleRows } from '../../store/tables.ts';
+import type { SampleRow } from '../../store/tables.ts';
+import { createControlWorker } from '../../workers/control.ts';
+import { createSamplingWorker } from '../../workers/sampling.ts';
+import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
+import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';
+import { auditDatasetWorkflow } from '../../workflows/index.ts';
+import { connectTemporal, S3_DEFAULTS, s3Store, temporalSettings, uniqueName } from './services.ts';
+
+// Workers read dataset and bundles from S3 with the environment's settings, as deployed workers do.
+process.env.FIBERSCOPE_S3_ENDPOINT ||= S3_DEFAULTS.endpoint;
+process.env.FIBERSCOPE_S3_ACCESS_KEY ||= S3_DEFAULTS.accessKey;
+process.env.FIBERSCOPE_S3_SECRET_KEY ||= S3_DEFAULTS.secretKey;
+process.env.FIBERSCOPE_S3_REGION ||= S3_DEFAULTS.region;
+const bucket = process.env.FIBERSCOPE_S3_BUCKET || S3_DEFAULTS.bucket;
+process.env.FIBERSCOPE_CACHE_DIR = await mkdtemp(join(tmpdir(), 'fiberscope-cache-'));
+
+/** A store whose first put of `failKey` fails, as an outage would; counts puts per key. */
+class OutageOnce implements ObjectStore {
+  readonly puts = new Map<string, number>();
+  failures = 0;
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly failKey: string,
+  ) {}
+  get location() {
+    return this.inner.location;
+  }
+  async put(key: string, body: Uint8Array | string, contentType?: string) {
+    this.puts.set(key, (this.puts.get(key) ?? 0) + 1);
+    if (key === this.failKey && this.failures === 0) {
+      this.failures += 1;
+      throw new Error(`injected outage writing ${key}`);
+    }
+    await this.inner.put(key, body, contentType);
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  exists(key: string) {
+    return this.inner.exists(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+}
+
+const prefix = uniqueName('test/audit-workflow');
+const controlQueue = uniqueName('test-control');
+const samplingQueue = uniqueName('test-sampling');
+const runId = uniqueName('wf');
+const layout = runLayout(runId);
+let connection: NativeConnection | undefined;
+let store: S3Store | undefined;
+let faulty: OutageOnce;
+let client: Client;
+const workers: Worker[] = [];
+const running: Promise<void>[] = [];
+let spec: NewRun;
+let result: AuditResult;
+let firstRunId: string;
+const snapshots: AuditProgress[] = [];
+let finalProgress: AuditProgress;
+
+async function upload(dir: string, to: string): Promise<void> {
+  const walk = async (d: string): Promise<string[]> =>
+    (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)])))).flat();
+  for (const file of await walk(dir)) await store!.put(`${to}/${relative(dir, file)}`, await readFile(file));
+}
+
+async function rowsOf(s: ObjectStore, id: string, shards: string[]): Promise<SampleRow[]> {
+  const rows: SampleRow[] = [];
+  for (const shard of shards) rows.push(...readSampleRows(await s.get(runLayout(id).shardTable(shard))));
+  return rows;
+}
+
+const SHARDS = ['shard-00000', 'shard-00001', 'shard-00002'];
+
+before(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  connection = await connectTemporal();
+  store = await s3Store(prefix);
+  const { namespace } = temporalSettings();
+  client = new Client({ connection, namespace });
+  const demo = await buildDemo(await mkdtemp(join(tmpdir(), 'fiberscope-demo-')));
+  await upload(demo.prior, 'bundles/prior');
+  await upload(demo.extractors[1]!.path, 'bundles/extractor');
+  await upload(demo.dataset, 'dataset');
+  const s3 = (key: string) => `s3://${bucket}/${prefix}/${key}`;
+  spec = {
+    runId,
+    dataset: s3('dataset'),
+    prior: s3('bundles/prior'),
+    extractor: s3('bundles/extractor'),
+    samplesPerImage: 2,
+    sampler: resolveSamplerOptions({ preset: 'imagenet-dinov2', steps: 6, innerSteps: 1, lr: DEMO_SAMPLER.lr, update: { kind: 'ddim', variance: 'small', eta: 0 }, seed: 11 }),
+    preset: 'imagenet-dinov2',
+    probes: ['hflip', 'vflip'],
+    batchImages: 1,
+    shardSize: 2,
+    resizeQueries: false,
+    provider: 'cpu',
+    limit: 6,
+  };
+  // The second batch of the second shard fails once after its first batch is stored.
+  faulty = new OutageOnce(store, layout.shardPart('shard-00001', 3) + '.json');
+  workers.push(await createControlWorker({ connection, namespace, store, taskQueue: controlQueue }));
+  workers.push(await createSamplingWorker({ connection, namespace, store: faulty, loadPair: cachedPairLoader(), taskQueue: samplingQueue }));
+  running.push(...workers.map((w) => w.run()));
+
+  const input: AuditInput = {
+    store: store.location,
+    run: runRequestOf(spec),
+    options: { window: 2, shardsPerExecution: 2, samplingQueue, heartbeatTimeout: '20 seconds' },
+  };
+  const handle = await client.workflow.start(auditDatasetWorkflow, { taskQueue: controlQueue, workflowId: auditWorkflowId(runId), args: [input] });
+  firstRunId = handle.firstExecutionRunId;
+  let finished = false;
+  const done = handle.result().finally(() => (finished = true));
+  while (!finished) {
+    snapshots.push(await handle.query(auditProgressQuery));
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  result = await done;
+  finalProgress = await handle.query(auditProgressQuery);
+});
+
+after(async () => {
+  for (const w of workers) w.shutdown();
+  await Promise.all(running);
+  if (store !== undefined) {
+    for (const key of await store.list('')) await store.delete(key);
+    store.client.destroy();
+  }
+  await connection?.close();
+});
+
+test('the audit workflow writes a complete run folder to S3', async () => {
+  assert.ok(store !== undefined);
+  assert.deepEqual(
+    { runId: result.runId, location: result.location, images: result.images, okRows: result.okRows, errorRows: result.errorRows },
+    { runId, location: store.location, images: 6, okRows: 12, errorRows: 0 },
+  );
+  for (const key of [layout.manifest, layout.images, layout.summary, layout.summaryJson, layout.report, ...SHARDS.map(layout.shardTable)]) {
+    assert.ok(await store.exists(key), key);
+  }
+  assert.equal(result.reportKey, layout.report);
+  assert.deepEqual(await store.list(`${layout.base}/parts/`), [], 'parts are gathered into shard tables and removed');
+  const rows = await rowsOf(store, runId, SHARDS);
+  assert.equal(rows.length, 12);
+  for (const r of rows) assert.ok(r.status === 'ok' && (await store.exists(r.image_key!)), r.image_key ?? r.image_id);
+  assert.equal(readImageRows(await store.get(layout.summary)).length, 6);
+  assert.equal(result.summary.samples.ok, 12);
+});
+
+test('the progress query reports shards and images as they complete', () => {
+  assert.ok(snapshots.length > 0);
+  assert.ok(
+    snapshots.some((p) => p.runId === runId && p.shardsDone > 0 && p.shardsDone < 3),
+    `a snapshot mid-run: ${JSON.stringify(snapshots.map((p) => [p.phase, p.shardsDone]))}`,
+  );
+  for (const [i, p] of snapshots.entries()) {
+    assert.ok(p.shardsInFlight <= 2, 'the window bounds shards in flight');
+    if (i > 0) assert.ok(p.shardsDone >= snapshots[i - 1]!.shardsDone, 'shards done never goes back, across continue-as-new too');
+  }
+  assert.deepEqual(
+    { ...finalProgress },
+    { runId, phase: 'done', shardsDone: 3, shardsTotal: 3, shardsInFlight: 0, imagesDone: 6, imagesTotal: 6, okRows: 12, errorRows: 0, executions: 2 },
+  );
+});
+
+test('history stays bounded: the workflow continues as new after shardsPerExecution shards', async () => {
+  assert.equal(result.executions, 2);
+  const { events } = await client.workflow.getHandle(auditWorkflowId(runId), firstRunId).fetchHistory();
+  const evs = events ?? [];
+  assert.ok(evs.at(-1)?.workflowExecutionContinuedAsNewEventAttributes, 'the first execution ended in continue-as-new');
+  const scheduled = evs.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+  assert.deepEqual(scheduled, ['prepareRun', 'sampleShard', 'sampleShard']);
+});
+
+test('a sampling attempt that fails after one batch is retried, resumes, and leaves complete unique rows', async () => {
+  assert.equal(faulty.failures, 1, 'the outage was injected');
+  assert.equal(faulty.puts.get(layout.shardPart('shard-00001', 2) + '.json'), 1, 'the stored batch was not sampled again');
+  assert.equal(faulty.puts.get(layout.shardPart('shard-00001', 3) + '.json'), 2);
+  const { events } = await client.workflow.getHandle(auditWorkflowId(runId), firstRunId).fetchHistory();
+  const attempts = (events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : []));
+  assert.deepEqual([...attempts].sort(), [1, 1, 2]);
+  const rows = await rowsOf(store!, runId, ['shard-00001']);
+  assert.deepEqual(rows.map((r) => `${r.image_id}/${r.sample_index}`).sort(), [
+    ...new Set(rows.map((r) => `${r.image_id}/${r.sample_index}`)),
+  ].sort());
+  assert.equal(rows.length, 4);
+});
+
+test('results equal a local-engine run with the same seed, cost for cost', async () => {
+  const local = new FileStore(await mkdtemp(join(tmpdir(), 'fiberscope-local-')));
+  await runLocalAudit({ ...spec, runId: 'local' }, { store: local, loadPair: cachedPairLoader() });
+  const key = (r: SampleRow) => `${r.image_id}/${r.sample_index}`;
+  const byKey = (rows: SampleRow[]) => new Map(rows.map((r) => [key(r), [r.cost, r.fiber_metric, r.pixel_distance, r.nearest_probe]]));
+  const temporal = byKey(await rowsOf(store!, runId, SHARDS));
+  const embedded = byKey(await rowsOf(local, 'local', SHARDS));
+  assert.equal(temporal.size, 12);
+  assert.deepEqual(temporal, embedded);
+});
+
+test('resuming a run that does not exist fails at once as a non-retryable InputError', async () => {
+  const handle = await client.workflow.start(auditDatasetWorkflow, {
+    taskQueue: controlQueue,
+    workflowId: uniqueName('audit-missing'),
+    args: [{ store: store!.location, run: { resume: 'no-such-run' }, options: { samplingQueue } }],
+  });
+  const err = await handle.result().then(
+    () => assert.fail('expected the workflow to fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WorkflowFailedError);
+  assert.ok(err.cause?.cause instanceof ApplicationFailure);
+  assert.equal(err.cause.cause.type, 'InputError');
+  assert.match(err.cause.cause.message, /no run 'no-such-run'/);
+});
+
+test('a store other than the workers\' is refused before any work', async () => {
+  const err = await client.workflow
+    .execute(auditDatasetWorkflow, {
+      taskQueue: controlQueue,
+      workflowId: uniqueName('audit-other-store'),
+      args: [{ store: `s3://${bucket}/elsewhere`, run: runRequestOf({ ...spec, runId: uniqueName('never') }), options: { samplingQueue } }],
+    })
+    .then(
+      () => assert.fail('expected the workflow to fail'),
+      (e: unknown) => e,
+    );
+  assert.ok(err instanceof WorkflowFailedError && err.cause?.cause instanceof ApplicationFailure);
+  assert.match(err.cause.cause.message, /the workers write to s3:\/\/.*, not s3:\/\/fiberscope\/elsewhere/);
+});
