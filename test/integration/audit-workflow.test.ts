@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { ApplicationFailure, Client, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
+import { main } from '../../cli/main.ts';
 import { runRequestOf } from '../../activities/control.ts';
 import { runLocalAudit } from '../../activities/local-engine.ts';
 import { cachedPairLoader } from '../../activities/pairs.ts';
@@ -23,6 +24,7 @@ import { createSamplingWorker } from '../../workers/sampling.ts';
 import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
+import { captureStdout } from '../unit/cli/fixtures.ts';
 import { connectTemporal, S3_DEFAULTS, s3Store, temporalSettings, uniqueName } from './services.ts';
 
 // Workers read dataset and bundles from S3 with the environment's settings, as deployed workers do.
@@ -253,4 +255,42 @@ test('a store other than the workers\' is refused before any work', async () => 
     );
   assert.ok(err instanceof WorkflowFailedError && err.cause?.cause instanceof ApplicationFailure);
   assert.match(err.cause.cause.message, /the workers write to s3:\/\/.*, not s3:\/\/fiberscope\/elsewhere/);
+});
+
+function cliAudit(id: string, ...extra: string[]): string[] {
+  const s3 = (key: string) => `s3://${bucket}/${prefix}/${key}`;
+  return [
+    'audit', '--engine', 'temporal', '--out', store!.location, '--run-id', id,
+    '--dataset', s3('dataset'), '--prior', s3('bundles/prior'), '--extractor', s3('bundles/extractor'), '--limit', '3',
+    '--k', '2', '--steps', '6', '--inner-steps', '1', '--lr', '0.05', '--update', 'ddim', '--variance', 'small', '--eta', '0',
+    '--seed', '5', '--probes', 'hflip,vflip', '--batch-images', '2', '--shard-size', '2',
+    '--task-queue', controlQueue, '--sampling-queue', samplingQueue, ...extra,
+  ];
+}
+
+test('fiberscope audit --engine temporal submits, follows and prints the summary', async () => {
+  const id = uniqueName('cli');
+  const { code, stdout } = await captureStdout(() => main(cliAudit(id)));
+  assert.equal(code, 0);
+  assert.match(stdout, new RegExp(`^run ${id}: prior mnist-mirrored-mixture, extractor digits-flip-invariant`));
+  assert.match(stdout, /images 3\/3 ok, samples 6\/6 ok/);
+  assert.ok(stdout.includes(`report: ${store!.location}/${runLayout(id).report}`));
+  assert.ok(await store!.exists(runLayout(id).summaryJson));
+});
+
+test('--detach returns at once; a second audit of the same run is refused while it runs, then --resume finishes it', async () => {
+  const id = uniqueName('cli-detach');
+  const detached = await captureStdout(() => main(cliAudit(id, '--detach', '--json')));
+  assert.equal(detached.code, 0);
+  assert.deepEqual(JSON.parse(detached.stdout), { runId: id, workflowId: auditWorkflowId(id), location: store!.location });
+  const again = await captureStdout(() => main(cliAudit(id, '--resume', id)));
+  assert.equal(again.code, 2, 'the run already has an audit in flight');
+  const first = (await client.workflow.getHandle(auditWorkflowId(id)).result()) as AuditResult;
+  assert.equal(first.okRows, 6);
+  const resumed = await captureStdout(() => main(cliAudit(id, '--resume', id, '--json')));
+  assert.equal(resumed.code, 0);
+  const summary = JSON.parse(resumed.stdout) as AuditResult['summary'];
+  assert.equal(summary.runId, id);
+  assert.deepEqual(summary.samples, { total: 6, ok: 6, error: 0 });
+  assert.deepEqual(summary.cost, first.summary.cost, 'resuming a finished run samples nothing again');
 });
