@@ -1,4 +1,4 @@
-import { ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { createControlActivities, PreparedRun, RunRequest } from '../activities/control.ts';
 import type { createSamplingActivities } from '../activities/shards.ts';
@@ -110,6 +110,8 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
     taskQueue: o.samplingQueue ?? TASK_QUEUES.sampling,
     startToCloseTimeout: o.shardTimeout,
     heartbeatTimeout: o.heartbeatTimeout,
+    // A cancelled audit ends once its shards have stopped, not while workers still write to the run.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { ...retry, maximumAttempts: positiveInteger('maximumAttempts', o.maximumAttempts) },
   });
 

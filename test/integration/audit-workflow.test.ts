@@ -68,6 +68,45 @@ class OutageOnce implements ObjectStore {
   }
 }
 
+/** A store whose put of `gateKey` waits until `release()`: a shard held mid-batch, on demand. */
+class Gate implements ObjectStore {
+  readonly puts = new Map<string, number>();
+  private open!: () => void;
+  private readonly opened = new Promise<void>((r) => (this.open = r));
+  private arrived!: () => void;
+  readonly reached = new Promise<void>((r) => (this.arrived = r));
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly gateKey: string,
+  ) {}
+  get location() {
+    return this.inner.location;
+  }
+  release() {
+    this.open();
+  }
+  async put(key: string, body: Uint8Array | string, contentType?: string) {
+    this.puts.set(key, (this.puts.get(key) ?? 0) + 1);
+    if (key === this.gateKey) {
+      this.arrived();
+      await this.opened;
+    }
+    await this.inner.put(key, body, contentType);
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  exists(key: string) {
+    return this.inner.exists(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+}
+
 const prefix = uniqueName('test/audit-workflow');
 const controlQueue = uniqueName('test-control');
 const samplingQueue = uniqueName('test-sampling');
@@ -293,4 +332,42 @@ test('--detach returns at once; a second audit of the same run is refused while 
   assert.equal(summary.runId, id);
   assert.deepEqual(summary.samples, { total: 6, ok: 6, error: 0 });
   assert.deepEqual(summary.cost, first.summary.cost, 'resuming a finished run samples nothing again');
+});
+
+test('a cancelled audit stops its sampling activity mid-shard; resuming the run completes it without duplicates', async () => {
+  const id = uniqueName('cancel');
+  const at = runLayout(id);
+  const queue = uniqueName('test-sampling-gated');
+  const gate = new Gate(store!, at.shardPart('shard-00000', 2) + '.json');
+  const { namespace } = temporalSettings();
+  const gated = await createSamplingWorker({ connection: connection!, namespace, store: gate, loadPair: cachedPairLoader(), taskQueue: queue });
+  const gatedRun = gated.run();
+  try {
+    const options = { samplingQueue: queue, heartbeatTimeout: '3 seconds' };
+    const run = runRequestOf({ ...spec, runId: id, limit: 4, shardSize: 4 });
+    const handle = await client.workflow.start(auditDatasetWorkflow, { taskQueue: controlQueue, workflowId: auditWorkflowId(id), args: [{ store: store!.location, run, options }] });
+    await gate.reached;
+    await handle.cancel();
+    // The activity learns of the cancellation from a heartbeat while its write is held, then stops.
+    await new Promise((r) => setTimeout(r, 5000));
+    gate.release();
+    await assert.rejects(handle.result(), (e: unknown) => e instanceof WorkflowFailedError && /cancel/i.test(String(e.cause)));
+    const { events } = await handle.fetchHistory();
+    assert.ok((events ?? []).some((e) => e.activityTaskCanceledEventAttributes), 'the sampling activity acknowledged the cancellation');
+    assert.equal(gate.puts.get(at.shardPart('shard-00000', 3) + '.json') ?? 0, 0, 'no batch after the cancellation was sampled');
+    assert.equal(await store!.exists(at.shardTable('shard-00000')), false);
+
+    const resumed = await client.workflow.execute(auditDatasetWorkflow, {
+      taskQueue: controlQueue,
+      workflowId: auditWorkflowId(id),
+      args: [{ store: store!.location, run: { resume: id }, options }],
+    });
+    assert.equal(resumed.okRows, 8);
+    const rows = await rowsOf(store!, id, ['shard-00000']);
+    assert.equal(new Set(rows.map((r) => `${r.image_id}/${r.sample_index}`)).size, 8);
+    assert.equal(gate.puts.get(at.shardPart('shard-00000', 2) + '.json'), 1, 'the batch held at cancellation was stored once, not sampled again');
+  } finally {
+    gated.shutdown();
+    await gatedRun;
+  }
 });
