@@ -1,4 +1,4 @@
-import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { createControlActivities, PreparedRun, RunRequest } from '../activities/control.ts';
 import type { createSamplingActivities } from '../activities/shards.ts';
@@ -31,6 +31,7 @@ export interface AuditState {
   okRows: number;
   errorRows: number;
   executions: number;
+  startedAt: string;
 }
 
 export interface AuditInput {
@@ -70,6 +71,8 @@ export interface AuditProgress {
   /** Samples that failed (unreadable image, NaN/Inf): error rows so far. */
   errorRows: number;
   executions: number;
+  /** When the audit's first execution started (ISO 8601): images/s for dashboards. */
+  startedAt: string;
 }
 
 export const auditProgressQuery = defineQuery<AuditProgress>('auditProgress');
@@ -126,6 +129,8 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
     okRows: input.state?.okRows ?? 0,
     errorRows: input.state?.errorRows ?? 0,
     executions: (input.state?.executions ?? 0) + 1,
+    // Date is the workflow task's time in a workflow: deterministic on replay.
+    startedAt: input.state?.startedAt ?? new Date().toISOString(),
   };
   setHandler(auditProgressQuery, () => ({ ...progress }));
 
@@ -133,10 +138,12 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   Object.assign(progress, { runId: run.runId, phase: 'sampling', shardsTotal: run.shardCount, imagesTotal: run.imageCount });
   const shards = planShards(run.imageCount, run.shardSize);
   const first = input.state?.nextShard ?? 0;
-  const stop = Math.min(shards.length, first + perExecution);
+  let stop = Math.min(shards.length, first + perExecution);
 
   const inFlight = new Map<number, Promise<number>>();
   for (let i = first; i < stop || inFlight.size > 0; ) {
+    // The server suggests continue-as-new when history grows large (e.g. many retries): launch no more here.
+    if (workflowInfo().continueAsNewSuggested && i < stop && i > first) stop = i;
     if (i < stop && inFlight.size < window) {
       const index = i++;
       const shard = shards[index]!;
@@ -165,6 +172,7 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
       okRows: progress.okRows,
       errorRows: progress.errorRows,
       executions: progress.executions,
+      startedAt: progress.startedAt,
     };
     return await continueAsNew<typeof auditDatasetWorkflow>({ ...input, state });
   }

@@ -4,7 +4,8 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ApplicationFailure, Client, WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, Runtime, Worker as ReplayWorker } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { main } from '../../cli/main.ts';
 import { runRequestOf } from '../../activities/control.ts';
@@ -225,9 +226,11 @@ test('the progress query reports shards and images as they complete', () => {
     assert.ok(p.shardsInFlight <= 2, 'the window bounds shards in flight');
     if (i > 0) assert.ok(p.shardsDone >= snapshots[i - 1]!.shardsDone, 'shards done never goes back, across continue-as-new too');
   }
+  assert.ok(snapshots.every((p) => p.startedAt === finalProgress.startedAt), 'the start time survives continue-as-new');
+  assert.ok(Math.abs(Date.parse(finalProgress.startedAt) - Date.now()) < 5 * 60_000);
   assert.deepEqual(
-    { ...finalProgress },
-    { runId, phase: 'done', shardsDone: 3, shardsTotal: 3, shardsInFlight: 0, imagesDone: 6, imagesTotal: 6, okRows: 12, errorRows: 0, executions: 2 },
+    { ...finalProgress, startedAt: null },
+    { startedAt: null, runId, phase: 'done', shardsDone: 3, shardsTotal: 3, shardsInFlight: 0, imagesDone: 6, imagesTotal: 6, okRows: 12, errorRows: 0, executions: 2 },
   );
 });
 
@@ -238,6 +241,14 @@ test('history stays bounded: the workflow continues as new after shardsPerExecut
   assert.ok(evs.at(-1)?.workflowExecutionContinuedAsNewEventAttributes, 'the first execution ended in continue-as-new');
   const scheduled = evs.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
   assert.deepEqual(scheduled, ['prepareRun', 'sampleShard', 'sampleShard']);
+});
+
+test('the recorded histories replay deterministically against the workflow code', async () => {
+  const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+  for (const runIdOf of [firstRunId, undefined]) {
+    const history = await client.workflow.getHandle(auditWorkflowId(runId), runIdOf).fetchHistory();
+    await ReplayWorker.runReplayHistory({ workflowsPath }, history);
+  }
 });
 
 test('a sampling attempt that fails after one batch is retried, resumes, and leaves complete unique rows', async () => {
