@@ -6,7 +6,8 @@ import { EXIT } from './exit.ts';
 /** Runs the worker until SIGINT/SIGTERM; the flags override the environment of workers/env.ts. */
 export async function runWorker(args: WorkerArgs): Promise<number> {
   const env = { ...process.env, ...(args.store !== undefined ? { FIBERSCOPE_STORE: args.store } : {}) };
-  if (args.queue === 'control') await runControlWorker(env);
-  else await runSamplingWorker(env, args.provider !== undefined ? { provider: args.provider } : {});
+  const taskQueue = args.taskQueue !== undefined ? { taskQueue: args.taskQueue } : {};
+  if (args.queue === 'control') await runControlWorker(env, taskQueue);
+  else await runSamplingWorker(env, { ...taskQueue, ...(args.provider !== undefined ? { provider: args.provider } : {}) });
   return EXIT.ok;
 }

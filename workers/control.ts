@@ -38,13 +38,14 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
 }
 
 /** Builds real dependencies from the environment and runs until SIGINT/SIGTERM. */
-export async function runControlWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runControlWorker(env: NodeJS.ProcessEnv = process.env, opts: { taskQueue?: string } = {}): Promise<void> {
   const { address, namespace } = temporalSettingsFromEnv(env);
   const store = openStore(storeSpecFromEnv(env), env);
   const connection = await NativeConnection.connect({ address });
   try {
-    const worker = await createControlWorker({ connection, namespace, store });
-    process.stderr.write(`control worker: ${address} namespace ${namespace}, queue ${TASK_QUEUES.control}, store ${store.location}\n`);
+    const taskQueue = opts.taskQueue ?? TASK_QUEUES.control;
+    const worker = await createControlWorker({ connection, namespace, store, taskQueue });
+    process.stderr.write(`control worker: ${address} namespace ${namespace}, queue ${taskQueue}, store ${store.location}\n`);
     await worker.run();
   } finally {
     await connection.close();

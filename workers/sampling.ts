@@ -44,15 +44,16 @@ export function workerPairLoader(provider?: string): PairLoader {
 }
 
 /** Builds real dependencies from the environment and runs until SIGINT/SIGTERM. */
-export async function runSamplingWorker(env: NodeJS.ProcessEnv = process.env, opts: { provider?: string } = {}): Promise<void> {
+export async function runSamplingWorker(env: NodeJS.ProcessEnv = process.env, opts: { provider?: string; taskQueue?: string } = {}): Promise<void> {
   const { address, namespace } = temporalSettingsFromEnv(env);
   const store = openStore(storeSpecFromEnv(env), env);
   const provider = opts.provider ?? (env.FIBERSCOPE_PROVIDER || undefined);
   const connection = await NativeConnection.connect({ address });
   try {
-    const worker = await createSamplingWorker({ connection, namespace, store, loadPair: workerPairLoader(provider) });
+    const taskQueue = opts.taskQueue ?? TASK_QUEUES.sampling;
+    const worker = await createSamplingWorker({ connection, namespace, store, loadPair: workerPairLoader(provider), taskQueue });
     process.stderr.write(
-      `sampling worker: ${address} namespace ${namespace}, queue ${TASK_QUEUES.sampling}, store ${store.location}, provider ${provider ?? "the run's"}\n`,
+      `sampling worker: ${address} namespace ${namespace}, queue ${taskQueue}, store ${store.location}, provider ${provider ?? "the run's"}\n`,
     );
     await worker.run();
   } finally {

@@ -44,6 +44,12 @@ test('a sampling worker with no store configured exits 2 naming FIBERSCOPE_STORE
   assert.match(stderr, /FIBERSCOPE_STORE: expected a folder, a file:\/\/ URL or s3:\/\/bucket\/prefix/);
 });
 
+test('a control worker on its own task queue also needs a store first', async () => {
+  const { code, stderr } = await withoutStore(['worker', '--queue', 'control', '--task-queue', 'pool-a']);
+  assert.equal(code, 2);
+  assert.match(stderr, /FIBERSCOPE_STORE/);
+});
+
 test('worker is in the command table as available, not planned', () => {
   const spec = commands.find((c) => c.command === 'worker');
   assert.ok(spec);
