@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = ['fs', 'path', 'os', 'crypto', 'child_process', 'http', 'https', 'net', 'stream', 'worker_threads', 'zlib'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.services/**', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.services/**', '.scratch/**', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -16,7 +16,7 @@ import type { ObjectStore } from '../store/objects.ts';
 import { runLayout } from '../store/layout.ts';
 import { imageRowsToIpc } from '../store/image-tables.ts';
 import type { ImageRow } from '../store/image-tables.ts';
-import { readSampleRows, sampleRowsToIpc } from '../store/tables.ts';
+import { failedSampleRow, readSampleRows, sampleRowsToIpc } from '../store/tables.ts';
 import type { SampleRow } from '../store/tables.ts';
 
 /** A slice of the run's image list, by index: workflow payloads carry these, never the images. */
@@ -230,29 +230,12 @@ export interface RowContext {
 }
 
 export function errorSampleRow(ctx: RowContext, variant: string, metric: string, imageId: string, k: number, error: string): SampleRow {
-  return {
-    run_id: ctx.runId,
-    seed: ctx.seed,
-    variant,
-    prior_id: ctx.priorId,
-    extractor_id: ctx.extractorId,
-    fiber_metric_name: metric,
-    image_id: imageId,
-    sample_index: k,
-    status: 'error',
+  return failedSampleRow(
+    { run_id: ctx.runId, seed: ctx.seed, variant, prior_id: ctx.priorId, extractor_id: ctx.extractorId, fiber_metric_name: metric },
+    imageId,
+    k,
     error,
-    cost: null,
-    fiber_metric: null,
-    pixel_distance: null,
-    probes: {},
-    nearest_probe: null,
-    steps: null,
-    inner_steps: null,
-    nfe_denoiser: null,
-    nfe_extractor: null,
-    seconds: null,
-    image_key: null,
-  };
+  );
 }
 
 export function errorImageRow(ctx: RowContext, metric: string, imageId: string, samples: number, error: string): ImageRow {

@@ -1,6 +1,6 @@
 import { sanitizeKeyPart } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
-import { SCHEMA_VERSION, sampleRowsToIpc } from '../store/tables.ts';
+import { SCHEMA_VERSION, failedSampleRow, sampleRowsToIpc } from '../store/tables.ts';
 import type { SampleRow } from '../store/tables.ts';
 import { InputError } from '../engine/errors.ts';
 
@@ -37,30 +37,9 @@ export function createStorageActivities({ store }: StorageActivityDeps) {
       }
       if (input.imageIds.length > 10_000) throw new InputError('imageIds', `expected at most 10000 ids, got ${input.imageIds.length}`);
       const base = `runs/${sanitizeKeyPart(input.runId)}/storage-check`;
+      const shared = { run_id: input.runId, variant: 'none', prior_id: 'none', extractor_id: 'none', fiber_metric_name: 'none' };
       const rows: SampleRow[] = input.imageIds.flatMap((imageId) =>
-        Array.from({ length: input.samplesPerImage }, (_, k): SampleRow => ({
-          run_id: input.runId,
-          image_id: imageId,
-          sample_index: k,
-          seed: String(k),
-          variant: 'none',
-          prior_id: 'none',
-          extractor_id: 'none',
-          status: 'error',
-          error: STORAGE_CHECK_ERROR,
-          cost: null,
-          fiber_metric: null,
-          fiber_metric_name: 'none',
-          pixel_distance: null,
-          probes: {},
-          nearest_probe: null,
-          steps: null,
-          inner_steps: null,
-          nfe_denoiser: null,
-          nfe_extractor: null,
-          seconds: null,
-          image_key: null,
-        })),
+        Array.from({ length: input.samplesPerImage }, (_, k) => failedSampleRow({ ...shared, seed: String(k) }, imageId, k, STORAGE_CHECK_ERROR)),
       );
       const record = {
         runId: input.runId,

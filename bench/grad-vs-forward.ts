@@ -1,10 +1,10 @@
 /**
  * Gradient/forward time ratio: the median time of one evaluation of the VJP graph (forward and
- * backward) over the median time of one forward evaluation, in the same process, for the
- * PaddleOCR detector (real weights) and a full-size ResNet-50 (random weights), as wall-clock and
- * as CPU time of the process. Target ≤ 2.5×.
+ * backward) over the median time of one forward evaluation, in the same process, as wall-clock and
+ * as CPU time of the process. Subjects: the PaddleOCR detector (real weights) and a full-size
+ * ResNet-50 (random weights), the issue's target ≤ 2.5×; then mixer, MLP and ViT-S blocks.
  *
- *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--threads 1] [--only resnet50|paddleocr-det]
+ *   node --import tsx bench/grad-vs-forward.ts [--runs 10] [--warmup 3] [--threads 1] [--only NAME]
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,8 @@ import type { Model } from '../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../engine/runtime/index.ts';
 import type { HostTensor } from '../engine/runtime/index.ts';
 import { resnet50 } from '../test/fixtures/cnn.ts';
+import { mixer, mlp } from '../test/fixtures/models.ts';
+import { vitModel } from '../test/fixtures/vit.ts';
 
 const { values } = parseArgs({
   options: {
@@ -50,6 +52,23 @@ const subjects: Subject[] = [
     dims: [1, 3, 320, 320],
   },
   { name: 'resnet50', load: () => resnet50(224), input: 'pixels', of: 'logits', dims: [1, 3, 224, 224] },
+  { name: 'mixer-196x256', load: () => mixer(196, 256, 4, 4), input: 'x', of: 'y', dims: [4, 196, 256] },
+  { name: 'mixer-64x128', load: () => mixer(64, 128, 8, 2), input: 'x', of: 'y', dims: [8, 64, 128] },
+  { name: 'mlp-3072x1024', load: () => mlp(3072, 1024, 32, 4), input: 'x', of: 'y', dims: [32, 3072] },
+  ...[false, true].map((decomposedLayerNorm) => ({
+    name: `vit-s16-${decomposedLayerNorm ? 'reducemean' : 'fused'}-ln`,
+    load: () =>
+      vitModel({
+        opset: 17,
+        dtype: 'float32',
+        gelu: 'erf',
+        decomposedLayerNorm,
+        sizes: { batch: 2, channels: 3, size: 224, patch: 16, width: 384, heads: 6, hidden: 1536, depth: 4 },
+      }),
+    input: 'x',
+    of: 'y',
+    dims: [2, 3, 224, 224],
+  })),
 ];
 
 function median(xs: number[]): number {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ProbeRate } from '../activities/summary.ts';
 import { buildDemo, DEMO_SAMPLER } from '../engine/demo/build.ts';
+import type { DemoPaths } from '../engine/demo/build.ts';
 import { FileStore } from '../store/objects.ts';
 import { auditLocally, describeSummary } from './audit-impl.ts';
 import type { AuditArgs } from './commands/audit.ts';
@@ -33,6 +34,24 @@ export async function runDemo(args: DemoArgs): Promise<number> {
   return EXIT.ok;
 }
 
+/** The audit the demo runs for one of its extractors (shared with the sampler benchmark). */
+export function demoAuditArgs(paths: DemoPaths, extractor: string, out: string, json: boolean): AuditArgs {
+  return {
+    ...DEMO_SAMPLER,
+    dataset: paths.dataset,
+    prior: paths.prior,
+    extractor,
+    out,
+    engine: 'local',
+    batchImages: 10,
+    shardSize: 10,
+    concurrency: 1,
+    resizeQueries: false,
+    json,
+    provider: 'cpu',
+  };
+}
+
 /** Builds the demo and audits both extractors; one result per extractor, the layout one first. */
 export async function demoAudits(args: DemoArgs, say: (s: string) => unknown = () => undefined): Promise<DemoResult[]> {
   say(`building the demo bundles from MNIST digits in ${args.out} ...`);
@@ -40,21 +59,7 @@ export async function demoAudits(args: DemoArgs, say: (s: string) => unknown = (
   const store = new FileStore(args.out);
   const results: DemoResult[] = [];
   for (const ex of paths.extractors) {
-    const auditArgs: AuditArgs = {
-      ...DEMO_SAMPLER,
-      dataset: paths.dataset,
-      prior: paths.prior,
-      extractor: ex.path,
-      out: store.location,
-      engine: 'local',
-      batchImages: 10,
-      shardSize: 10,
-      concurrency: 1,
-      resizeQueries: false,
-      json: args.json,
-      provider: 'cpu',
-    };
-    const result = await auditLocally(auditArgs, store, ex.name);
+    const result = await auditLocally(demoAuditArgs(paths, ex.path, store.location, args.json), store, ex.name);
     say(describeSummary(result.summary, store.location, result.reportKey));
     const hflip = result.summary.probes.find((p) => p.probe === 'hflip')!;
     results.push({ extractor: ex.name, flipInvariant: ex.flipInvariant, runId: result.runId, report: join(args.out, result.reportKey), hflip });

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { InputError } from '../engine/errors.ts';
+import { envDefaults } from './env.ts';
 import type { PriorInfo } from '../engine/guidance/objective.ts';
 import { PRESETS, PRESET_NAMES, VARIANTS, resolveSamplerOptions } from '../engine/guidance/options.ts';
 import type { PresetName, SamplerOptions, SamplerOptionsInput } from '../engine/guidance/options.ts';
@@ -28,7 +29,7 @@ export function samplerFlags(y: Argv): Argv {
     .option('seed', { type: 'string', default: '0', describe: 'Run seed (uint64); a sample depends on (seed, image id, sample index) only', group: 'Sampler:' })
     .option('k', { type: 'number', default: 4, describe: 'Samples per query image', group: 'Sampler:' })
     .option('probes', { type: 'string', default: PROBE_NAMES.join(','), describe: 'Comma-separated probe transforms of the query', group: 'Sampler:' })
-    .option('provider', { type: 'string', choices: ['cpu', 'cuda', 'webgpu'], default: 'cpu', describe: 'ONNX Runtime execution provider', group: 'Sampler:' });
+    .option('provider', { type: 'string', choices: ['cpu', 'cuda', 'webgpu'], default: envDefaults.provider(), describe: 'ONNX Runtime execution provider (env FIBERSCOPE_PROVIDER)', group: 'Sampler:' });
 }
 
 export interface SamplerArgs {

@@ -49,6 +49,31 @@ export interface SampleRow {
 
 export type SampleStatus = SampleRow['status'];
 
+/** The columns every row of a run shares. */
+export type RowBase = Pick<SampleRow, 'run_id' | 'seed' | 'variant' | 'prior_id' | 'extractor_id' | 'fiber_metric_name'>;
+
+/** A sample that was not produced: status `error`, the reason, every measurement null. */
+export function failedSampleRow(base: RowBase, imageId: string, sampleIndex: number, error: string): SampleRow {
+  return {
+    ...base,
+    image_id: imageId,
+    sample_index: sampleIndex,
+    status: 'error',
+    error,
+    cost: null,
+    fiber_metric: null,
+    pixel_distance: null,
+    probes: {},
+    nearest_probe: null,
+    steps: null,
+    inner_steps: null,
+    nfe_denoiser: null,
+    nfe_extractor: null,
+    seconds: null,
+    image_key: null,
+  };
+}
+
 const PROBE_NAME = /^[a-z0-9_]+$/;
 const UINT64_MAX = 2n ** 64n - 1n;
 

@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command.ts';
+import { envDefaults } from '../env.ts';
 import { samplerFlags } from '../sampler-options.ts';
 import type { SamplerArgs } from '../sampler-options.ts';
 
@@ -32,7 +33,7 @@ export const audit: CommandSpec = {
         .option('dataset', { type: 'string', describe: 'Folder of images (PNG/JPEG/.npy), a manifest (.txt/.jsonl) or s3://bucket/prefix' })
         .option('prior', { type: 'string', describe: 'Prior bundle: a folder or s3://bucket/prefix' })
         .option('extractor', { type: 'string', describe: 'Extractor bundle (the model under audit): a folder or s3://bucket/prefix' })
-        .option('out', { type: 'string', default: 'fiberscope-runs', describe: 'Store for run folders: a folder or s3://bucket/prefix' })
+        .option('out', { type: 'string', default: envDefaults.store(), describe: 'Store for run folders: a folder or s3://bucket/prefix (env FIBERSCOPE_STORE)' })
         .option('run-id', { type: 'string', describe: 'Run id (default: time + random suffix)' })
         .option('resume', { type: 'string', describe: 'Resume the run with this id: finished shards and batches are kept' })
         .option('engine', { type: 'string', choices: ['local', 'temporal'], default: 'local', describe: 'local: in this process; temporal: submit to a cluster' })

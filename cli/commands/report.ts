@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command.ts';
+import { envDefaults } from '../env.ts';
 
 interface ReportArgs {
   run: string;
@@ -12,7 +13,7 @@ export const report: CommandSpec = {
   builder: (y) =>
     y
       .option('run', { type: 'string', demandOption: true, describe: 'Run id' })
-      .option('store', { type: 'string', default: 'fiberscope-runs', describe: 'Store holding the run: a folder or s3://bucket/prefix' })
+      .option('store', { type: 'string', default: envDefaults.store(), describe: 'Store holding the run: a folder or s3://bucket/prefix (env FIBERSCOPE_STORE)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the run summary as JSON' }),
   run: async (raw) => {
     const args = raw as unknown as ReportArgs;

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodePng } from '../../store/images.ts';
-import { DataType, GraphBuilder, saveModel } from '../onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel, saveModel } from '../onnx/index.ts';
 import type { Model } from '../onnx/index.ts';
 import { gaussianMixturePrior } from '../priors/analytic.ts';
 import { MNIST_SIZE, loadDigits } from './mnist.ts';
@@ -59,34 +59,40 @@ export function demoExtractor(flipInvariant: boolean, opset = 17, settings: Demo
   const POOL = settings.pool;
   const CELLS = (S / POOL) ** 2;
   const FEATURES = settings.features;
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'fiberscope',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: flipInvariant ? 'digits_flip_invariant' : 'digits_layout',
-      nodes: [],
-      inputs: [{ name: 'pixels', dataType: F32, shape: ['N', 1, S, S] }],
-      outputs: [{ name: 'features', dataType: F32, shape: ['N', FEATURES] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m: Model = emptyModel(
+    flipInvariant ? 'digits_flip_invariant' : 'digits_layout',
+    opset,
+    [{ name: 'pixels', dataType: F32, shape: ['N', 1, S, S] }],
+    [{ name: 'features', dataType: F32, shape: ['N', FEATURES] }],
+  );
   const b = new GraphBuilder(m.graph, opset);
   const pool = new Float64Array(S * S * CELLS);
   for (let r = 0; r < S; r++)
-    for (let c = 0; c < S; c++) pool[(r * S + c) * CELLS + Math.floor(r / POOL) * (S / POOL) + Math.floor(c / POOL)] = 1 / (POOL * POOL);
+    for (let c = 0; c < S; c++)
+      pool[(r * S + c) * CELLS + Math.floor(r / POOL) * (S / POOL) + Math.floor(c / POOL)] = 1 / (POOL * POOL);
   const P = b.constant(F32, [S * S, CELLS], pool, 'pool');
-  const W = b.constant(F32, [CELLS, FEATURES], gaussians(7, CELLS * FEATURES).map((v) => v * 0.6), 'W');
-  const bias = b.constant(F32, [1, FEATURES], gaussians(11, FEATURES).map((v) => v * 0.1), 'bias');
+  const W = b.constant(
+    F32,
+    [CELLS, FEATURES],
+    gaussians(7, CELLS * FEATURES).map((v) => v * 0.6),
+    'W',
+  );
+  const bias = b.constant(
+    F32,
+    [1, FEATURES],
+    gaussians(11, FEATURES).map((v) => v * 0.1),
+    'bias',
+  );
   const flatShape = b.int64s([-1, S * S], 'flat_shape');
-  const phi = (x: string) => b.op('Tanh', [b.op('Add', [b.op('MatMul', [b.op('MatMul', [b.op('Reshape', [x, flatShape]), P]), W]), bias])]);
+  const phi = (x: string) =>
+    b.op('Tanh', [b.op('Add', [b.op('MatMul', [b.op('MatMul', [b.op('Reshape', [x, flatShape]), P]), W]), bias])]);
   if (!flipInvariant) {
     b.op('Identity', [phi('pixels')], undefined, 'features');
   } else {
-    const reversed = b.int64s(Array.from({ length: S }, (_, i) => S - 1 - i), 'reversed');
+    const reversed = b.int64s(
+      Array.from({ length: S }, (_, i) => S - 1 - i),
+      'reversed',
+    );
     const mirrored = b.op('Gather', ['pixels', reversed], { axis: 3 });
     b.op('Add', [phi('pixels'), phi(mirrored)], undefined, 'features');
   }

@@ -114,6 +114,18 @@ export interface Model {
 }
 
 /** Opset of the default domain (ai.onnx). */
+/** A model with no nodes yet: the given graph inputs and outputs, default-domain opset `opset`. */
+export function emptyModel(name: string, opset: number, inputs: ValueInfo[], outputs: ValueInfo[]): Model {
+  return {
+    irVersion: 8,
+    opsets: { '': opset },
+    producerName: 'fiberscope',
+    producerVersion: '',
+    metadata: {},
+    graph: { name, nodes: [], inputs, outputs, initializers: [], valueInfo: [] },
+  };
+}
+
 export function defaultOpset(model: Model): number {
   const v = model.opsets[''] ?? model.opsets['ai.onnx'];
   if (v === undefined) throw new Error('model imports no default-domain opset');

@@ -5,7 +5,7 @@
  * known answers for tests and instant demos. Only standard ops with gradient rules are used.
  */
 import { InputError } from '../errors.ts';
-import { DataType, GraphBuilder } from '../onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel } from '../onnx/index.ts';
 import type { Model } from '../onnx/index.ts';
 import type { ExtractorManifest, PriorManifest } from './bundle.ts';
 import type { ScheduleSpec } from './schedule.ts';
@@ -44,24 +44,15 @@ interface Scaffold {
 function scaffold(common: AnalyticCommon, name: string): Scaffold {
   const [c, h, w] = common.shape;
   const D = c * h * w;
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': common.opset ?? 17 },
-    producerName: 'fiberscope',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name,
-      nodes: [],
-      inputs: [
-        { name: 'x', dataType: F32, shape: ['N', c, h, w] },
-        { name: 't', dataType: DataType.int64, shape: ['N'] },
-      ],
-      outputs: [{ name: 'eps', dataType: F32, shape: ['N', c, h, w] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m: Model = emptyModel(
+    name,
+    common.opset ?? 17,
+    [
+      { name: 'x', dataType: F32, shape: ['N', c, h, w] },
+      { name: 't', dataType: DataType.int64, shape: ['N'] },
+    ],
+    [{ name: 'eps', dataType: F32, shape: ['N', c, h, w] }],
+  );
   const b = GraphBuilder.forModel(m);
   const schedule = new NoiseSchedule(common.schedule ?? DEFAULT_SCHEDULE);
   const table = b.constant(F32, [schedule.timesteps], schedule.alphasCumprod, 'alphas_cumprod');
@@ -240,24 +231,15 @@ export function gaussianFlowPrior(spec: GaussianFlowSpec): AnalyticPrior {
   const [c, h, w] = spec.shape;
   const D = c * h * w;
   if (spec.mean.length !== D || spec.stds.length !== D) throw new InputError('mean', `expected ${D} means and stds`);
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': spec.opset ?? 17 },
-    producerName: 'fiberscope',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: 'gaussian_flow',
-      nodes: [],
-      inputs: [
-        { name: 'x', dataType: F32, shape: ['N', c, h, w] },
-        { name: 't', dataType: F32, shape: ['N'] },
-      ],
-      outputs: [{ name: 'velocity', dataType: F32, shape: ['N', c, h, w] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m: Model = emptyModel(
+    'gaussian_flow',
+    spec.opset ?? 17,
+    [
+      { name: 'x', dataType: F32, shape: ['N', c, h, w] },
+      { name: 't', dataType: F32, shape: ['N'] },
+    ],
+    [{ name: 'velocity', dataType: F32, shape: ['N', c, h, w] }],
+  );
   const b = GraphBuilder.forModel(m);
   const one = b.scalar(1, F32);
   const t = b.unsqueeze('t', [1]);
@@ -347,21 +329,12 @@ export function linearExtractor(
   const D = shape.reduce((a, b) => a * b, 1);
   if (A.length !== featureDim * D)
     throw new InputError('A', `expected a ${featureDim}×${D} matrix, got ${A.length} values`);
-  const model: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'fiberscope',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: 'linear',
-      nodes: [],
-      inputs: [{ name: 'pixels', dataType: F32, shape: ['N', ...shape] }],
-      outputs: [{ name: 'features', dataType: F32, shape: ['N', featureDim] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const model: Model = emptyModel(
+    'linear',
+    opset,
+    [{ name: 'pixels', dataType: F32, shape: ['N', ...shape] }],
+    [{ name: 'features', dataType: F32, shape: ['N', featureDim] }],
+  );
   const b = GraphBuilder.forModel(model);
   const flat = b.op('Reshape', ['pixels', b.int64s([-1, D], 'flat_shape')]);
   b.op('MatMul', [flat, b.constant(F32, [D, featureDim], transpose(A, featureDim, D), 'A_t')], undefined, 'features');

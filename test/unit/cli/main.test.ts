@@ -9,3 +9,13 @@ test('an unknown command is a usage error (exit 2)', async () => {
 test('a planned command refuses with exit 2 instead of pretending to work', async () => {
   assert.equal(await main(['schedule']), 2);
 });
+
+test('service settings in the environment are not taken for flags', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const bin = new URL('../../../bin/fiberscope.js', import.meta.url).pathname;
+  const env = { ...process.env, FIBERSCOPE_S3_BUCKET: 'b', FIBERSCOPE_TEMPORAL_ADDRESS: '127.0.0.1:1', FIBERSCOPE_STORE: '/tmp/x' };
+  const r = spawnSync(process.execPath, [bin, 'report', '--run', 'none-such'], { env, encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /no run 'none-such' in file:\/\/\/tmp\/x/, 'FIBERSCOPE_STORE is the default store');
+  assert.doesNotMatch(r.stderr, /Unknown argument/);
+});
