@@ -1,8 +1,8 @@
 import { runLocalAudit } from '../activities/local-engine.ts';
 import type { LocalAuditResult } from '../activities/local-engine.ts';
 import { cachedPairLoader } from '../activities/pairs.ts';
+import type { NewRun } from '../activities/run.ts';
 import type { RunSummary } from '../activities/summary.ts';
-import { NotAvailableError } from '../engine/errors.ts';
 import { priorInfo } from '../engine/priors/bundle.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import { localBundle } from '../store/bundles.ts';
@@ -12,6 +12,28 @@ import { EXIT } from './exit.ts';
 import { progressBar } from './progress.ts';
 import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from './sampler-options.ts';
 import type { AuditArgs } from './commands/audit.ts';
+
+/** The run the flags describe; bundles and options are validated here, before any run folder exists. */
+export async function newRunFromArgs(args: AuditArgs): Promise<NewRun> {
+  const [priorDir, extractorDir] = await Promise.all([localBundle(args.prior!), localBundle(args.extractor!)]);
+  const [prior] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
+  return {
+    ...(args.runId !== undefined ? { runId: args.runId } : {}),
+    ...(args.limit !== undefined ? { limit: args.limit } : {}),
+    ...(args.reference !== undefined ? { reference: args.reference } : {}),
+    dataset: args.dataset!,
+    prior: args.prior!,
+    extractor: args.extractor!,
+    samplesPerImage: samplesPerImage(args),
+    sampler: samplerOptionsFromArgs(args, priorInfo(prior.manifest)),
+    preset: args.preset ?? null,
+    probes: probesFromArgs(args),
+    batchImages: args.batchImages,
+    shardSize: args.shardSize,
+    resizeQueries: args.resizeQueries || prior.manifest.image.resize,
+    provider: args.provider ?? 'cpu',
+  };
+}
 
 /** Runs an audit on the local engine and returns its result; shared by `audit` and `demo`. */
 export async function auditLocally(args: AuditArgs, store: ObjectStore, label = 'auditing'): Promise<LocalAuditResult> {
@@ -23,34 +45,7 @@ export async function auditLocally(args: AuditArgs, store: ObjectStore, label = 
     onProgress: (p: { imagesDone: number; imagesTotal: number; shardsDone: number; shardsTotal: number }) =>
       bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards`),
   };
-  let result: LocalAuditResult;
-  if (args.resume !== undefined) {
-    result = await runLocalAudit({ resume: args.resume }, opts);
-  } else {
-    // Bundles and options are validated before the run folder is created.
-    const [priorDir, extractorDir] = await Promise.all([localBundle(args.prior!), localBundle(args.extractor!)]);
-    const [prior] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
-    const sampler = samplerOptionsFromArgs(args, priorInfo(prior.manifest));
-    result = await runLocalAudit(
-      {
-        ...(args.runId !== undefined ? { runId: args.runId } : {}),
-        ...(args.limit !== undefined ? { limit: args.limit } : {}),
-        ...(args.reference !== undefined ? { reference: args.reference } : {}),
-        dataset: args.dataset!,
-        prior: args.prior!,
-        extractor: args.extractor!,
-        samplesPerImage: samplesPerImage(args),
-        sampler,
-        preset: args.preset ?? null,
-        probes: probesFromArgs(args),
-        batchImages: args.batchImages,
-        shardSize: args.shardSize,
-        resizeQueries: args.resizeQueries || prior.manifest.image.resize,
-        provider: args.provider ?? 'cpu',
-      },
-      opts,
-    );
-  }
+  const result = await runLocalAudit(args.resume !== undefined ? { resume: args.resume } : await newRunFromArgs(args), opts);
   bar.done();
   return result;
 }
@@ -72,9 +67,7 @@ export function describeSummary(s: RunSummary, location: string, reportKey: stri
 }
 
 export async function runAudit(args: AuditArgs): Promise<number> {
-  if (args.engine === 'temporal') {
-    throw new NotAvailableError("--engine temporal is not yet available in this version; use the local engine (the default)");
-  }
+  if (args.engine === 'temporal') return await (await import('./audit-temporal.ts')).auditOnTemporal(args);
   const store = openStore(args.out);
   const result = await auditLocally(args, store);
   if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { createControlActivities } from '../activities/control.ts';
 import { createStorageActivities } from '../activities/storage.ts';
 import { openStore } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
@@ -23,27 +24,28 @@ function workflowsPath(): string {
   return existsSync(source) ? source : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 }
 
-/** A worker on the control queue running every workflow and the control activities over `store`. */
+/** A worker on the control queue running every workflow (the audit among them) and the control activities over `store`. */
 export async function createControlWorker(options: ControlWorkerOptions): Promise<Worker> {
   return await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUES.control,
     workflowsPath: workflowsPath(),
-    activities: createStorageActivities({ store: options.store }),
+    activities: { ...createStorageActivities({ store: options.store }), ...createControlActivities({ store: options.store }) },
     interceptors: { activity: [failureInterceptors] },
     ...(options.identity === undefined ? {} : { identity: options.identity }),
   });
 }
 
 /** Builds real dependencies from the environment and runs until SIGINT/SIGTERM. */
-export async function runControlWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runControlWorker(env: NodeJS.ProcessEnv = process.env, opts: { taskQueue?: string } = {}): Promise<void> {
   const { address, namespace } = temporalSettingsFromEnv(env);
   const store = openStore(storeSpecFromEnv(env), env);
   const connection = await NativeConnection.connect({ address });
   try {
-    const worker = await createControlWorker({ connection, namespace, store });
-    process.stderr.write(`control worker: ${address} namespace ${namespace}, queue ${TASK_QUEUES.control}, store ${store.location}\n`);
+    const taskQueue = opts.taskQueue ?? TASK_QUEUES.control;
+    const worker = await createControlWorker({ connection, namespace, store, taskQueue });
+    process.stderr.write(`control worker: ${address} namespace ${namespace}, queue ${taskQueue}, store ${store.location}\n`);
     await worker.run();
   } finally {
     await connection.close();

@@ -1,2 +1,3 @@
 /** Every workflow a worker registers: the bundle entry point (`workflowsPath`). */
 export { storageCheckWorkflow } from './storage-check.ts';
+export { auditDatasetWorkflow } from './audit.ts';

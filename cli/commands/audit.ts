@@ -17,6 +17,11 @@ export interface AuditArgs extends SamplerArgs {
   limit?: number;
   reference?: string;
   resizeQueries: boolean;
+  /** Temporal engine only (the demo builds AuditArgs without them). */
+  window?: number;
+  detach?: boolean;
+  taskQueue?: string;
+  samplingQueue?: string;
   json: boolean;
 }
 
@@ -39,6 +44,10 @@ export const audit: CommandSpec = {
         .option('reference', { type: 'string', describe: 'Real images for the nearest-neighbour baseline (folder, manifest or s3://); default: the run\'s own images' })
         .option('limit', { type: 'number', describe: 'Only the first N images of the dataset' })
         .option('resize-queries', { type: 'boolean', default: false, describe: "Resize images of another size to the prior's (bilinear)" })
+        .option('window', { type: 'number', default: 4, describe: 'Shards in flight at once (temporal engine)', group: 'Temporal:' })
+        .option('detach', { type: 'boolean', default: false, describe: 'Submit, print the run id and return (temporal engine)', group: 'Temporal:' })
+        .option('task-queue', { type: 'string', describe: 'Task queue of the control workers (default control)', group: 'Temporal:' })
+        .option('sampling-queue', { type: 'string', describe: 'Task queue of the sampling workers (default sampling)', group: 'Temporal:' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the run summary as JSON' })
         .check((a) => {
           if (a.resume === undefined && (a.dataset === undefined || a.prior === undefined || a.extractor === undefined)) {

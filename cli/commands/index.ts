@@ -6,13 +6,14 @@ import { report } from './report.ts';
 import { sample } from './sample.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
+import { worker } from './worker.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
   audit,
   sample,
   demo,
-  planned('worker', 'Run a Temporal sampling or control worker'),
+  worker,
   planned('check', 'Regression gate: compare a run with a baseline, exit 1 on drift'),
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
   report,

@@ -1,0 +1,100 @@
+import { Context } from '@temporalio/activity';
+import { InputError } from '../engine/errors.ts';
+import { runLayout } from '../store/layout.ts';
+import { openStore } from '../store/objects.ts';
+import type { ObjectStore } from '../store/objects.ts';
+import { planShards } from '../workflows/plan.ts';
+import { createRun } from './run.ts';
+import type { NewRun } from './run.ts';
+import { parseRunConfig } from './sampling.ts';
+import type { RunConfig } from './sampling.ts';
+import { summarizeRun } from './summary.ts';
+import type { RunSummary } from './summary.ts';
+
+/** A NewRun as it travels through Temporal payloads (JSON): the seed as a decimal string. */
+export type RunRequest = Omit<NewRun, 'sampler'> & { sampler: RunConfig['sampler'] };
+
+export function runRequestOf(spec: NewRun): RunRequest {
+  return { ...spec, sampler: { ...spec.sampler, seed: spec.sampler.seed.toString() } };
+}
+
+export function newRunOf(request: RunRequest): NewRun {
+  return { ...request, sampler: { ...request.sampler, seed: BigInt(request.sampler.seed) } };
+}
+
+export interface PrepareRunInput {
+  /** The store the submitter expects the run in; it must be the one the workers write to. */
+  store: string;
+  run: RunRequest | { resume: string };
+}
+
+/** What the workflow needs to plan: counts, never the image list. */
+export interface PreparedRun {
+  runId: string;
+  location: string;
+  imageCount: number;
+  /** With imageCount, reproduces the run's shards through `planShards`. */
+  shardSize: number;
+  shardCount: number;
+  /** The run has a separate reference set to embed before it is summarized. */
+  hasReference: boolean;
+}
+
+export interface SummarizedRun {
+  runId: string;
+  location: string;
+  summaryKey: string;
+  reportKey: string;
+  /** The run-level figures (bounded size: quantiles and one rate per probe). */
+  summary: RunSummary;
+}
+
+export interface ControlDeps {
+  store: ObjectStore;
+}
+
+function preparedFrom(config: RunConfig, location: string): PreparedRun {
+  const first = config.shards[0];
+  const shardSize = first === undefined ? 1 : first.end - first.start;
+  const planned = planShards(config.imageCount, shardSize);
+  if (JSON.stringify(planned) !== JSON.stringify(config.shards.map(({ shard, start, end }) => ({ shard, start, end })))) {
+    throw new InputError('run', `run '${config.runId}' has shards that a fixed shard size does not reproduce`);
+  }
+  return { runId: config.runId, location, imageCount: config.imageCount, shardSize, shardCount: planned.length, hasReference: config.reference !== null };
+}
+
+/**
+ * Activities of the `control` queue: create (or reopen) a run folder before any sampling, and
+ * summarize it after. Bad input is an InputError, which the worker makes non-retryable.
+ */
+export function createControlActivities({ store }: ControlDeps) {
+  const checkStore = (spec: string) => {
+    const wanted = openStore(spec).location;
+    if (wanted !== store.location) {
+      throw new InputError('store', `the workers write to ${store.location}, not ${wanted}; submit with that store or start workers on it`);
+    }
+  };
+  return {
+    async prepareRun(input: PrepareRunInput): Promise<PreparedRun> {
+      checkStore(input.store);
+      if ('resume' in input.run) {
+        const key = runLayout(input.run.resume).manifest;
+        if (!(await store.exists(key))) throw new InputError('resume', `no run '${input.run.resume}' in ${store.location}`);
+        return preparedFrom(parseRunConfig(await store.get(key), key), store.location);
+      }
+      const { runId } = input.run;
+      // A retry after the manifest was written finds the run this activity created itself.
+      if (runId !== undefined && Context.current().info.attempt > 1 && (await store.exists(runLayout(runId).manifest))) {
+        const key = runLayout(runId).manifest;
+        return preparedFrom(parseRunConfig(await store.get(key), key), store.location);
+      }
+      return preparedFrom(await createRun(store, newRunOf(input.run)), store.location);
+    },
+
+    async summarizeRun(input: { store: string; runId: string }): Promise<SummarizedRun> {
+      checkStore(input.store);
+      const result = await summarizeRun(store, input.runId);
+      return { runId: input.runId, location: store.location, summaryKey: result.summaryKey, reportKey: result.reportKey, summary: result.summary };
+    },
+  };
+}

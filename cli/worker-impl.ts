@@ -1,0 +1,13 @@
+import { runControlWorker } from '../workers/control.ts';
+import { runSamplingWorker } from '../workers/sampling.ts';
+import type { WorkerArgs } from './commands/worker.ts';
+import { EXIT } from './exit.ts';
+
+/** Runs the worker until SIGINT/SIGTERM; the flags override the environment of workers/env.ts. */
+export async function runWorker(args: WorkerArgs): Promise<number> {
+  const env = { ...process.env, ...(args.store !== undefined ? { FIBERSCOPE_STORE: args.store } : {}) };
+  const taskQueue = args.taskQueue !== undefined ? { taskQueue: args.taskQueue } : {};
+  if (args.queue === 'control') await runControlWorker(env, taskQueue);
+  else await runSamplingWorker(env, { ...taskQueue, ...(args.provider !== undefined ? { provider: args.provider } : {}) });
+  return EXIT.ok;
+}

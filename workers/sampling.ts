@@ -1,0 +1,66 @@
+import { pathToFileURL } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { cachedPairLoader } from '../activities/pairs.ts';
+import { createSamplingActivities } from '../activities/shards.ts';
+import type { PairLoader } from '../activities/sampling.ts';
+import { openStore } from '../store/objects.ts';
+import type { ObjectStore } from '../store/objects.ts';
+import { TASK_QUEUES } from '../workflows/task-queues.ts';
+import { storeSpecFromEnv, temporalSettingsFromEnv } from './env.ts';
+import { failureInterceptors } from './failures.ts';
+
+export interface SamplingWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  store: ObjectStore;
+  loadPair: PairLoader;
+  /** Default `sampling`; tests use their own queue so that they never meet another worker. */
+  taskQueue?: string;
+  /** Shards sampled at once by this worker; default 1 (one per device: a batch already fills it). */
+  slots?: number;
+  identity?: string;
+}
+
+/** A worker on the sampling queue running `sampleShard` with the given pair loader. */
+export async function createSamplingWorker(options: SamplingWorkerOptions): Promise<Worker> {
+  return await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUES.sampling,
+    activities: createSamplingActivities({ store: options.store, loadPair: options.loadPair }),
+    interceptors: { activity: [failureInterceptors] },
+    maxConcurrentActivityTaskExecutions: options.slots ?? 1,
+    ...(options.identity === undefined ? {} : { identity: options.identity }),
+  });
+}
+
+/**
+ * The pair loader of a worker on one device: sessions cached for the life of the process, on the
+ * worker's execution provider when it names one (the device decides, not the submitter), else the run's.
+ */
+export function workerPairLoader(provider?: string): PairLoader {
+  const cached = cachedPairLoader();
+  return provider === undefined ? cached : (config) => cached({ ...config, provider });
+}
+
+/** Builds real dependencies from the environment and runs until SIGINT/SIGTERM. */
+export async function runSamplingWorker(env: NodeJS.ProcessEnv = process.env, opts: { provider?: string; taskQueue?: string } = {}): Promise<void> {
+  const { address, namespace } = temporalSettingsFromEnv(env);
+  const store = openStore(storeSpecFromEnv(env), env);
+  const provider = opts.provider ?? (env.FIBERSCOPE_PROVIDER || undefined);
+  const connection = await NativeConnection.connect({ address });
+  try {
+    const taskQueue = opts.taskQueue ?? TASK_QUEUES.sampling;
+    const worker = await createSamplingWorker({ connection, namespace, store, loadPair: workerPairLoader(provider), taskQueue });
+    process.stderr.write(
+      `sampling worker: ${address} namespace ${namespace}, queue ${taskQueue}, store ${store.location}, provider ${provider ?? "the run's"}\n`,
+    );
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runSamplingWorker();
+}
