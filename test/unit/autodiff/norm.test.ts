@@ -2,21 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vjp } from '../../../engine/autodiff/vjp.ts';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, float } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel, float } from '../../../engine/onnx/index.ts';
 import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../../../engine/runtime/index.ts';
 import type { HostTensor } from '../../../engine/runtime/index.ts';
 import { directionalCheck } from './harness.ts';
 
 function model(opset: number, inputs: ValueInfo[]): { m: Model; b: GraphBuilder } {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: { name: 'g', nodes: [], inputs, outputs: [], initializers: [], valueInfo: [] },
-  };
+  const m = emptyModel('g', opset, inputs, []);
   return { m, b: GraphBuilder.forModel(m) };
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vjp } from '../../../engine/autodiff/vjp.ts';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, upgradeOpset } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel, upgradeOpset } from '../../../engine/onnx/index.ts';
 import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
 import { resolveShapes, tensor } from '../../../engine/runtime/index.ts';
 import { directionalCheck } from './harness.ts';
@@ -10,14 +10,7 @@ import { directionalCheck } from './harness.ts';
 const F32 = DataType.float32;
 
 function model(opset: number, inputs: ValueInfo[]): { m: Model; b: GraphBuilder } {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: { name: 'g', nodes: [], inputs, outputs: [], initializers: [], valueInfo: [] },
-  };
+  const m = emptyModel('g', opset, inputs, []);
   return { m, b: GraphBuilder.forModel(m) };
 }
 
