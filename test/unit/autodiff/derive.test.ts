@@ -1,30 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveGradient } from '../../../engine/autodiff/derive.ts';
-import { DataType, GraphBuilder } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel } from '../../../engine/onnx/index.ts';
 import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, tensor } from '../../../engine/runtime/index.ts';
 
 /** cost = Σ (tanh(x) · target)², a scalar loss, as the sampler's composed graphs end. */
 function lossModel(): Model {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': 13 },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: 'loss',
-      nodes: [],
-      inputs: [
-        { name: 'x', dataType: DataType.float32, shape: ['n', 3] },
-        { name: 'target', dataType: DataType.float32, shape: ['n', 3] },
-      ],
-      outputs: [{ name: 'cost', dataType: DataType.float32, shape: [1] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m = emptyModel(
+    'loss',
+    13,
+    [
+      { name: 'x', dataType: DataType.float32, shape: ['n', 3] },
+      { name: 'target', dataType: DataType.float32, shape: ['n', 3] },
+    ],
+    [{ name: 'cost', dataType: DataType.float32, shape: [1] }],
+  );
   const b = GraphBuilder.forModel(m);
   const e = b.op('Mul', [b.op('Tanh', ['x'], undefined, 'estimate'), 'target']);
   const sq = b.op('Mul', [e, e]);

@@ -1,7 +1,7 @@
 import { vjp } from '../../../engine/autodiff/vjp.ts';
 import { makeAttributes } from '../../../engine/onnx/attributes.ts';
 import type { Attrs } from '../../../engine/onnx/attributes.ts';
-import { DataType, makeTensor } from '../../../engine/onnx/ir.ts';
+import { DataType, emptyModel, makeTensor } from '../../../engine/onnx/ir.ts';
 import type { Model, ValueInfo } from '../../../engine/onnx/ir.ts';
 import { openSession, resolveShapes, tensor } from '../../../engine/runtime/index.ts';
 import type { HostTensor } from '../../../engine/runtime/index.ts';
@@ -77,14 +77,7 @@ function sample(spec: InputSpec, random: () => number): number[] {
 export function caseModel(c: RuleCase, values: number[][]): { model: Model; wrt: string[] } {
   const floatType = c.dtype === 'float32' ? DataType.float32 : DataType.float64;
   const inputs: ValueInfo[] = [];
-  const model: Model = {
-    irVersion: 8,
-    opsets: { '': c.opset ?? 17 },
-    producerName: 'fiberscope-test',
-    producerVersion: '',
-    metadata: {},
-    graph: { name: c.op, nodes: [], inputs, outputs: [], initializers: [], valueInfo: [] },
-  };
+  const model = emptyModel(c.op, c.opset ?? 17, inputs, []);
   const wrt: string[] = [];
   const names = c.inputs.map((spec, i) => {
     if (spec.absent) return '';

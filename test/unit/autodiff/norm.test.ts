@@ -2,23 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vjp } from '../../../engine/autodiff/vjp.ts';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, float } from '../../../engine/onnx/index.ts';
-import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
+import { DataType, float } from '../../../engine/onnx/index.ts';
+import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../../../engine/runtime/index.ts';
 import type { HostTensor } from '../../../engine/runtime/index.ts';
+import { model } from '../../fixtures/graphs.ts';
 import { directionalCheck } from './harness.ts';
-
-function model(opset: number, inputs: ValueInfo[]): { m: Model; b: GraphBuilder } {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: { name: 'g', nodes: [], inputs, outputs: [], initializers: [], valueInfo: [] },
-  };
-  return { m, b: GraphBuilder.forModel(m) };
-}
 
 function values(n: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.sin(1.7 * i + seed) * 1.5 + 0.3 * Math.cos(0.37 * i * seed));

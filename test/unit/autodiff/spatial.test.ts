@@ -2,24 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vjp } from '../../../engine/autodiff/vjp.ts';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, upgradeOpset } from '../../../engine/onnx/index.ts';
-import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
+import { DataType, upgradeOpset } from '../../../engine/onnx/index.ts';
+import type { Model } from '../../../engine/onnx/index.ts';
 import { resolveShapes, tensor } from '../../../engine/runtime/index.ts';
+import { model } from '../../fixtures/graphs.ts';
 import { directionalCheck } from './harness.ts';
 
 const F32 = DataType.float32;
-
-function model(opset: number, inputs: ValueInfo[]): { m: Model; b: GraphBuilder } {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: { name: 'g', nodes: [], inputs, outputs: [], initializers: [], valueInfo: [] },
-  };
-  return { m, b: GraphBuilder.forModel(m) };
-}
 
 function values(n: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.sin(1.3 * i + seed));

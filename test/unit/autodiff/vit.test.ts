@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findRule } from '../../../engine/autodiff/registry.ts';
 import { vjp } from '../../../engine/autodiff/vjp.ts';
-import { DataType, GraphBuilder } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel } from '../../../engine/onnx/index.ts';
 import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../../../engine/runtime/index.ts';
 import { directionalCheck } from './harness.ts';
@@ -109,24 +109,15 @@ const headBias = [0.1, -0.3, 0.2, 0, 0.4];
  */
 function crossEntropyModel(opset: number, viaSoftmax: boolean, from: 'features' | 'logits'): Model {
   const F64 = DataType.float64;
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'fiberscope-test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: 'head',
-      nodes: [],
-      inputs: [
-        { name: from, dataType: F64, shape: from === 'features' ? [2, 6] : [2, 5] },
-        { name: 'target', dataType: F64, shape: [2, 5] },
-      ],
-      outputs: [{ name: 'cost', dataType: F64, shape: [2] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m = emptyModel(
+    'head',
+    opset,
+    [
+      { name: from, dataType: F64, shape: from === 'features' ? [2, 6] : [2, 5] },
+      { name: 'target', dataType: F64, shape: [2, 5] },
+    ],
+    [{ name: 'cost', dataType: F64, shape: [2] }],
+  );
   const b = GraphBuilder.forModel(m);
   const logits =
     from === 'logits'

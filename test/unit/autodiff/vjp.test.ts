@@ -2,24 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { unsupportedNodes, vjp } from '../../../engine/autodiff/vjp.ts';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, makeTensor } from '../../../engine/onnx/index.ts';
-import type { Model, ValueInfo } from '../../../engine/onnx/index.ts';
+import { DataType, makeTensor } from '../../../engine/onnx/index.ts';
+import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../../../engine/runtime/index.ts';
+import { model } from '../../fixtures/graphs.ts';
 import { directionalCheck } from './harness.ts';
 
 const F64 = DataType.float64;
-
-function model(opset: number, inputs: ValueInfo[]): { m: Model; b: GraphBuilder } {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: { name: 'g', nodes: [], inputs, outputs: [], initializers: [], valueInfo: [] },
-  };
-  return { m, b: GraphBuilder.forModel(m) };
-}
 
 /** y = reshape(tanh(x·W + x) * x, shape-of-x computed through an integer subgraph), x used three times. */
 function fanOutModel(opset = 17): Model {

@@ -1,28 +1,19 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataType, GraphBuilder, saveModel } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel, saveModel } from '../../../engine/onnx/index.ts';
 import type { Dim, Model } from '../../../engine/onnx/index.ts';
 
 export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'fiberscope-cli-'));
 
 /** y = tanh(x W) * x with an extra op `extra` on a side branch; x has the given dims. */
 export function writeModel(path: string, options: { dims?: Dim[]; sideOp?: string; opset?: number } = {}): Model {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': options.opset ?? 17 },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: 'g',
-      nodes: [],
-      inputs: [{ name: 'x', dataType: DataType.float32, shape: options.dims ?? [2, 3] }],
-      outputs: [{ name: 'y', dataType: DataType.float32, shape: null }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m = emptyModel(
+    'g',
+    options.opset ?? 17,
+    [{ name: 'x', dataType: DataType.float32, shape: options.dims ?? [2, 3] }],
+    [{ name: 'y', dataType: DataType.float32, shape: null }],
+  );
   const b = GraphBuilder.forModel(m);
   const w = b.constant(DataType.float32, [3, 3], [1, 0, 0, 0, 2, 0, 0, 0, 3], 'W');
   const t = b.op('Tanh', [b.op('MatMul', ['x', w])]);

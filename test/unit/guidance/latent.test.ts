@@ -5,7 +5,7 @@ import { resolveSamplerOptions } from '../../../engine/guidance/options.ts';
 import { sampleFiber } from '../../../engine/guidance/sampler.ts';
 import { gaussianPrior, linearExtractor } from '../../../engine/priors/analytic.ts';
 import type { PriorManifest } from '../../../engine/priors/bundle.ts';
-import { DataType, GraphBuilder } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel } from '../../../engine/onnx/index.ts';
 import type { Model } from '../../../engine/onnx/index.ts';
 import { lcg } from '../../helpers/diagonal-gaussian.ts';
 
@@ -27,21 +27,12 @@ function linearModel(
   outShape: number[],
   names: [string, string],
 ): Model {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': 17 },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: names[1],
-      nodes: [],
-      inputs: [{ name: names[0], dataType: DataType.float32, shape: ['N', ...inShape] }],
-      outputs: [{ name: names[1], dataType: DataType.float32, shape: ['N', ...outShape] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m = emptyModel(
+    names[1],
+    17,
+    [{ name: names[0], dataType: DataType.float32, shape: ['N', ...inShape] }],
+    [{ name: names[1], dataType: DataType.float32, shape: ['N', ...outShape] }],
+  );
   const b = GraphBuilder.forModel(m);
   const Mt = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) Mt[j * rows + i] = M[i * cols + j]!;

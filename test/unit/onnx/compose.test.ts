@@ -1,26 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, connect, prefixNames, pruneModel } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, connect, emptyModel, prefixNames, pruneModel } from '../../../engine/onnx/index.ts';
 import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, tensor } from '../../../engine/runtime/index.ts';
 
 function unary(op: string, constant: number, opset = 17): Model {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: op,
-      nodes: [],
-      inputs: [{ name: 'in', dataType: DataType.float32, shape: [3] }],
-      outputs: [{ name: 'out', dataType: DataType.float32, shape: [3] }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m = emptyModel(
+    op,
+    opset,
+    [{ name: 'in', dataType: DataType.float32, shape: [3] }],
+    [{ name: 'out', dataType: DataType.float32, shape: [3] }],
+  );
   const b = GraphBuilder.forModel(m);
   b.op(op, ['in', b.constant(DataType.float32, [], [constant], 'k')], undefined, 'out');
   return m;

@@ -12,6 +12,7 @@ import {
   attrInts,
   attrString,
   decodeModel,
+  emptyModel,
   encodeModel,
   float,
   floatToHalf,
@@ -26,19 +27,14 @@ import { openSession, tensor } from '../../../engine/runtime/index.ts';
 
 function affine(opset = 17): Model {
   const m: Model = {
-    irVersion: 8,
-    opsets: { '': opset },
-    producerName: 'test',
+    ...emptyModel(
+      'affine',
+      opset,
+      [{ name: 'x', dataType: DataType.float32, shape: ['batch', 4] }],
+      [{ name: 'y', dataType: DataType.float32, shape: ['batch', 4] }],
+    ),
     producerVersion: '1',
     metadata: { purpose: 'test' },
-    graph: {
-      name: 'affine',
-      nodes: [],
-      inputs: [{ name: 'x', dataType: DataType.float32, shape: ['batch', 4] }],
-      outputs: [{ name: 'y', dataType: DataType.float32, shape: ['batch', 4] }],
-      initializers: [],
-      valueInfo: [],
-    },
   };
   const b = GraphBuilder.forModel(m);
   const w = b.constant(

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder, float, loadModel, upgradeOpset } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel, float, loadModel, upgradeOpset } from '../../../engine/onnx/index.ts';
 import type { Attrs, Model } from '../../../engine/onnx/index.ts';
 import { openSession, tensor } from '../../../engine/runtime/index.ts';
 
@@ -17,19 +17,13 @@ function oneOp(
   dims = [2, 3, 4, 4],
 ): Model {
   const m: Model = {
+    ...emptyModel(
+      op,
+      opset,
+      [{ name: 'x', dataType: F32, shape: dims }],
+      Array.from({ length: outputs }, (_, i) => ({ name: `y${i}`, dataType: F32, shape: null })),
+    ),
     irVersion: 6,
-    opsets: { '': opset },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: op,
-      nodes: [],
-      inputs: [{ name: 'x', dataType: F32, shape: dims }],
-      outputs: Array.from({ length: outputs }, (_, i) => ({ name: `y${i}`, dataType: F32, shape: null })),
-      initializers: [],
-      valueInfo: [],
-    },
   };
   const b = GraphBuilder.forModel(m);
   b.add(op, ['x', ...extra(b)], attrs, { outputs: Array.from({ length: outputs }, (_, i) => `y${i}`) });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataType, GraphBuilder, makeTensor, widenFloat16 } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel, makeTensor, widenFloat16 } from '../../../engine/onnx/index.ts';
 import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, tensor } from '../../../engine/runtime/index.ts';
 
@@ -8,21 +8,13 @@ const F16 = DataType.float16;
 
 /** float32 in and out, float16 inside: weights, a Constant, a ConstantOfShape and casts. */
 function halfModel(): Model {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': 17 },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: 'half',
-      nodes: [],
-      inputs: [{ name: 'x', dataType: DataType.float32, shape: [2, 3] }],
-      outputs: [{ name: 'y', dataType: DataType.float32, shape: [2, 3] }],
-      initializers: [],
-      valueInfo: [{ name: 'h', dataType: F16, shape: [2, 3] }],
-    },
-  };
+  const m = emptyModel(
+    'half',
+    17,
+    [{ name: 'x', dataType: DataType.float32, shape: [2, 3] }],
+    [{ name: 'y', dataType: DataType.float32, shape: [2, 3] }],
+  );
+  m.graph.valueInfo.push({ name: 'h', dataType: F16, shape: [2, 3] });
   const b = GraphBuilder.forModel(m);
   const h = b.op('Cast', ['x'], { to: F16 }, 'h');
   const w = b.constant(F16, [3, 3], [0.5, -1, 0.25, 2, 0.125, -0.5, 1, 1, -1], 'w');

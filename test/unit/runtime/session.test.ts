@@ -1,30 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError, NotAvailableError } from '../../../engine/errors.ts';
-import { DataType, GraphBuilder } from '../../../engine/onnx/index.ts';
+import { DataType, GraphBuilder, emptyModel } from '../../../engine/onnx/index.ts';
 import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, resolveShapes, tensor } from '../../../engine/runtime/index.ts';
 
 function twoInputs(): Model {
-  const m: Model = {
-    irVersion: 8,
-    opsets: { '': 17 },
-    producerName: 'test',
-    producerVersion: '',
-    metadata: {},
-    graph: {
-      name: 'g',
-      nodes: [],
-      inputs: [
-        { name: 'image', dataType: DataType.float32, shape: ['n', 3, 4, 4] },
-        { name: 'scale', dataType: DataType.float64, shape: [1] },
-        { name: 'steps', dataType: DataType.int64, shape: [] },
-      ],
-      outputs: [{ name: 'y', dataType: DataType.float32, shape: null }],
-      initializers: [],
-      valueInfo: [],
-    },
-  };
+  const m = emptyModel(
+    'g',
+    17,
+    [
+      { name: 'image', dataType: DataType.float32, shape: ['n', 3, 4, 4] },
+      { name: 'scale', dataType: DataType.float64, shape: [1] },
+      { name: 'steps', dataType: DataType.int64, shape: [] },
+    ],
+    [{ name: 'y', dataType: DataType.float32, shape: null }],
+  );
   const b = GraphBuilder.forModel(m);
   const s = b.op('Cast', ['scale'], { to: DataType.float32 });
   const t = b.op('Cast', ['steps'], { to: DataType.float32 });
