@@ -52,7 +52,7 @@ const inputError = (pattern: RegExp) => (e: unknown) => e instanceof InputError 
 
 test('prepareRun creates the run and returns counts only; a first attempt refuses an existing run, a retry reuses it', async () => {
   const prepared = await attempt(1).run(control.prepareRun, { store: store.location, run: request('prep') });
-  assert.deepEqual(prepared, { runId: 'prep', location: store.location, imageCount: 5, shardSize: 3, shardCount: 2 });
+  assert.deepEqual(prepared, { runId: 'prep', location: store.location, imageCount: 5, shardSize: 3, shardCount: 2, hasReference: false });
   assert.ok(await store.exists(runLayout('prep').manifest));
   await assert.rejects(attempt(1).run(control.prepareRun, { store: store.location, run: request('prep') }), inputError(/already exists/));
   assert.deepEqual(await attempt(2).run(control.prepareRun, { store: store.location, run: request('prep') }), prepared);
