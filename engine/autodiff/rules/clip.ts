@@ -1,6 +1,10 @@
 import type { OpRule } from '../rule.ts';
 
-/** y = clip(x, min, max) with optional min/max inputs (opset 11+): dx = dy strictly inside the bounds. */
+/**
+ * y = clip(x, min, max) with optional min/max inputs (opset 11+): dx = dy where the clip leaves x
+ * unchanged (bounds included, as PyTorch's clamp does), found by comparing y with x: one comparison
+ * instead of one per bound and their conjunction.
+ */
 export const clip: OpRule = {
   op: 'Clip',
   differentiable: [0],
@@ -9,13 +13,9 @@ export const clip: OpRule = {
       since: 11,
       vjp: (c) => {
         const x = c.input(0);
-        const masks: string[] = [];
-        if (c.input(1)) masks.push(c.b.op('Greater', [x, c.input(1)]));
-        if (c.input(2)) masks.push(c.b.op('Less', [x, c.input(2)]));
         const dy = c.dy()!;
-        if (masks.length === 0) return c.setDx(0, dy);
-        const inside = masks.length === 2 ? c.b.op('And', masks) : masks[0]!;
-        c.setDx(0, c.b.op('Where', [inside, dy, c.scalar(0, x)]));
+        if (!c.input(1) && !c.input(2)) return c.setDx(0, dy);
+        c.setDx(0, c.b.op('Where', [c.b.op('Equal', [c.output(0), x]), dy, c.scalar(0, x)]));
       },
     },
   ],

