@@ -1,15 +1,6 @@
 import type { CommandSpec } from '../command.ts';
+import type { GradRequest as GradArgs } from '../actions/grad.ts';
 
-interface GradArgs {
-  model: string;
-  of: string;
-  wrt: string[];
-  out: string;
-  shape?: string[];
-  'external-data'?: boolean;
-  opset?: number;
-  json?: boolean;
-}
 
 /** `fiberscope grad`: derive the VJP graph of a model's output with respect to inputs and save it. */
 export const grad: CommandSpec = {

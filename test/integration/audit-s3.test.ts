@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { runLocalAudit } from '../../activities/local-engine.ts';
 import { cachedPairLoader } from '../../activities/pairs.ts';
 import { buildDemo, DEMO_SAMPLER } from '../../engine/demo/build.ts';
@@ -10,14 +10,9 @@ import { resolveSamplerOptions } from '../../engine/guidance/options.ts';
 import { readImageRows } from '../../store/image-tables.ts';
 import { runLayout } from '../../store/layout.ts';
 import { readSampleRows } from '../../store/tables.ts';
-import { S3_DEFAULTS, s3Store, uniqueName } from './services.ts';
+import { s3Store, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
 
-// The code under test reads its S3 settings from the environment, as a deployed worker does.
-process.env.FIBERSCOPE_S3_ENDPOINT ||= S3_DEFAULTS.endpoint;
-process.env.FIBERSCOPE_S3_ACCESS_KEY ||= S3_DEFAULTS.accessKey;
-process.env.FIBERSCOPE_S3_SECRET_KEY ||= S3_DEFAULTS.secretKey;
-process.env.FIBERSCOPE_S3_REGION ||= S3_DEFAULTS.region;
-const bucket = process.env.FIBERSCOPE_S3_BUCKET || S3_DEFAULTS.bucket;
+const bucket = useServiceEnvironment();
 process.env.FIBERSCOPE_CACHE_DIR = await mkdtemp(join(tmpdir(), 'fiberscope-cache-'));
 
 const prefix = uniqueName('audit-s3');
@@ -26,11 +21,7 @@ after(async () => {
   for (const key of await store.list('')) await store.delete(key);
 });
 
-async function upload(dir: string, to: string): Promise<void> {
-  const walk = async (d: string): Promise<string[]> =>
-    (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)])))).flat();
-  for (const file of await walk(dir)) await store.put(`${to}/${relative(dir, file)}`, await readFile(file));
-}
+const upload = (dir: string, to: string) => uploadFolder(store, dir, to);
 
 test('an audit reads its dataset and bundles from S3 and writes the run folder there', async () => {
   const local = await buildDemo(await mkdtemp(join(tmpdir(), 'fiberscope-demo-')));

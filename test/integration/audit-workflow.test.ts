@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { ApplicationFailure, Client, WorkflowFailedError } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker as ReplayWorker } from '@temporalio/worker';
@@ -28,33 +28,22 @@ import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { captureStdout } from '../unit/cli/fixtures.ts';
-import { connectTemporal, S3_DEFAULTS, s3Store, temporalSettings, uniqueName } from './services.ts';
+import { connectTemporal, s3Store, temporalSettings, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
 
-// Workers read dataset and bundles from S3 with the environment's settings, as deployed workers do.
-process.env.FIBERSCOPE_S3_ENDPOINT ||= S3_DEFAULTS.endpoint;
-process.env.FIBERSCOPE_S3_ACCESS_KEY ||= S3_DEFAULTS.accessKey;
-process.env.FIBERSCOPE_S3_SECRET_KEY ||= S3_DEFAULTS.secretKey;
-process.env.FIBERSCOPE_S3_REGION ||= S3_DEFAULTS.region;
-const bucket = process.env.FIBERSCOPE_S3_BUCKET || S3_DEFAULTS.bucket;
+const bucket = useServiceEnvironment();
 process.env.FIBERSCOPE_CACHE_DIR = await mkdtemp(join(tmpdir(), 'fiberscope-cache-'));
 
-/** A store whose first put of `failKey` fails, as an outage would; counts puts per key. */
-class OutageOnce implements ObjectStore {
+/** A store that passes everything through to `inner`, counting puts per key; subclasses act before a put. */
+class Interposed implements ObjectStore {
   readonly puts = new Map<string, number>();
-  failures = 0;
-  constructor(
-    private readonly inner: ObjectStore,
-    private readonly failKey: string,
-  ) {}
+  constructor(protected readonly inner: ObjectStore) {}
   get location() {
     return this.inner.location;
   }
+  protected async beforePut(_key: string): Promise<void> {}
   async put(key: string, body: Uint8Array | string, contentType?: string) {
     this.puts.set(key, (this.puts.get(key) ?? 0) + 1);
-    if (key === this.failKey && this.failures === 0) {
-      this.failures += 1;
-      throw new Error(`injected outage writing ${key}`);
-    }
+    await this.beforePut(key);
     await this.inner.put(key, body, contentType);
   }
   get(key: string) {
@@ -71,42 +60,43 @@ class OutageOnce implements ObjectStore {
   }
 }
 
+/** A store whose first put of `failKey` fails, as an outage would. */
+class OutageOnce extends Interposed {
+  failures = 0;
+  constructor(
+    inner: ObjectStore,
+    private readonly failKey: string,
+  ) {
+    super(inner);
+  }
+  protected override async beforePut(key: string): Promise<void> {
+    if (key === this.failKey && this.failures === 0) {
+      this.failures += 1;
+      throw new Error(`injected outage writing ${key}`);
+    }
+  }
+}
+
 /** A store whose put of `gateKey` waits until `release()`: a shard held mid-batch, on demand. */
-class Gate implements ObjectStore {
-  readonly puts = new Map<string, number>();
+class Gate extends Interposed {
   private open!: () => void;
   private readonly opened = new Promise<void>((r) => (this.open = r));
   private arrived!: () => void;
   readonly reached = new Promise<void>((r) => (this.arrived = r));
   constructor(
-    private readonly inner: ObjectStore,
+    inner: ObjectStore,
     private readonly gateKey: string,
-  ) {}
-  get location() {
-    return this.inner.location;
+  ) {
+    super(inner);
   }
   release() {
     this.open();
   }
-  async put(key: string, body: Uint8Array | string, contentType?: string) {
-    this.puts.set(key, (this.puts.get(key) ?? 0) + 1);
+  protected override async beforePut(key: string): Promise<void> {
     if (key === this.gateKey) {
       this.arrived();
       await this.opened;
     }
-    await this.inner.put(key, body, contentType);
-  }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  exists(key: string) {
-    return this.inner.exists(key);
-  }
-  list(prefix: string) {
-    return this.inner.list(prefix);
-  }
-  delete(key: string) {
-    return this.inner.delete(key);
   }
 }
 
@@ -127,11 +117,7 @@ let firstRunId: string;
 const snapshots: AuditProgress[] = [];
 let finalProgress: AuditProgress;
 
-async function upload(dir: string, to: string): Promise<void> {
-  const walk = async (d: string): Promise<string[]> =>
-    (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)])))).flat();
-  for (const file of await walk(dir)) await store!.put(`${to}/${relative(dir, file)}`, await readFile(file));
-}
+const upload = (dir: string, to: string) => uploadFolder(store!, dir, to);
 
 async function rowsOf(s: ObjectStore, id: string, shards: string[]): Promise<SampleRow[]> {
   const rows: SampleRow[] = [];

@@ -1,6 +1,9 @@
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { readFile, readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { S3Store } from '../../store/objects.ts';
+import type { ObjectStore } from '../../store/objects.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
 import type { TemporalSettings } from '../../workers/env.ts';
 
@@ -56,4 +59,23 @@ export async function s3Store(prefix: string): Promise<S3Store> {
 /** A name no other test run uses, for key prefixes, task queues and workflow ids. */
 export function uniqueName(label: string): string {
   return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Code under test that opens s3:// specs itself (datasets, bundles) reads its settings from the
+ * environment, as a deployed worker does: fill in the services' defaults where unset. Returns the bucket.
+ */
+export function useServiceEnvironment(): string {
+  process.env.FIBERSCOPE_S3_ENDPOINT ||= S3_DEFAULTS.endpoint;
+  process.env.FIBERSCOPE_S3_ACCESS_KEY ||= S3_DEFAULTS.accessKey;
+  process.env.FIBERSCOPE_S3_SECRET_KEY ||= S3_DEFAULTS.secretKey;
+  process.env.FIBERSCOPE_S3_REGION ||= S3_DEFAULTS.region;
+  return process.env.FIBERSCOPE_S3_BUCKET || S3_DEFAULTS.bucket;
+}
+
+/** Copies a local folder (recursively) under `to/` in a store. */
+export async function uploadFolder(store: ObjectStore, dir: string, to: string): Promise<void> {
+  const walk = async (d: string): Promise<string[]> =>
+    (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)])))).flat();
+  for (const file of await walk(dir)) await store.put(`${to}/${relative(dir, file)}`, await readFile(file));
 }
