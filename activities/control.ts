@@ -6,10 +6,10 @@ import type { ObjectStore } from '../store/objects.ts';
 import { planShards } from '../workflows/plan.ts';
 import { createRun } from './run.ts';
 import type { NewRun } from './run.ts';
-import { parseRunConfig } from './sampling.ts';
-import type { RunConfig } from './sampling.ts';
+import { parseRunConfig } from '../runs/manifest.ts';
+import type { RunConfig } from '../runs/manifest.ts';
 import { summarizeRun } from './summary.ts';
-import type { RunSummary } from './summary.ts';
+import type { RunSummary } from '../runs/summary.ts';
 
 /** A NewRun as it travels through Temporal payloads (JSON): the seed as a decimal string. */
 export type RunRequest = Omit<NewRun, 'sampler'> & { sampler: RunConfig['sampler'] };

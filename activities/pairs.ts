@@ -2,7 +2,9 @@ import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
 import { localBundle } from '../store/bundles.ts';
-import type { LoadedPair, PairLoader, RunConfig } from './sampling.ts';
+import type { RunConfig } from '../runs/manifest.ts';
+import type { LoadedPair } from '../runs/fibers.ts';
+import type { PairLoader } from './sampling.ts';
 
 /**
  * Loads (prior, extractor) pairs from bundle folders once per process and keeps them: sessions are

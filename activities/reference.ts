@@ -2,7 +2,8 @@ import { InputError } from '../engine/errors.ts';
 import { listDataset, readDatasetEntry } from '../store/dataset.ts';
 import { runLayout } from '../store/layout.ts';
 import { readNpy, writeNpy } from '../store/npy.ts';
-import { decodeQuery, parseRunConfig } from './sampling.ts';
+import { parseRunConfig } from '../runs/manifest.ts';
+import { decodeQuery } from '../runs/fibers.ts';
 import type { SamplingDeps } from './sampling.ts';
 
 /** Reference images embedded per call of φ: small enough for any extractor's memory. */

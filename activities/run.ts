@@ -9,7 +9,7 @@ import { listDataset } from '../store/dataset.ts';
 import { runLayout } from '../store/layout.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { planShards } from '../workflows/plan.ts';
-import type { BundleRef, RunConfig } from './sampling.ts';
+import type { BundleRef, RunConfig } from '../runs/manifest.ts';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 export const CODE_VERSION = pkg.version;

@@ -1,5 +1,5 @@
-import type { RunConfig } from '../activities/sampling.ts';
-import type { Quantiles, RunSummary } from '../activities/summary.ts';
+import type { RunConfig } from '../runs/manifest.ts';
+import type { Quantiles, RunSummary } from '../runs/summary.ts';
 import type { ImageRow } from '../store/image-tables.ts';
 import { runLayout } from '../store/layout.ts';
 import type { SampleRow } from '../store/tables.ts';

@@ -2,7 +2,7 @@ import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuer
 import type { Duration } from '@temporalio/common';
 import type { createControlActivities, PreparedRun, RunRequest } from '../activities/control.ts';
 import type { createSamplingActivities } from '../activities/shards.ts';
-import type { RunSummary } from '../activities/summary.ts';
+import type { RunSummary } from '../runs/summary.ts';
 import { planShards } from './plan.ts';
 import { TASK_QUEUES } from './task-queues.ts';
 

@@ -1,29 +1,7 @@
 import type { CommandSpec } from '../command.ts';
+import type { AuditArgs } from '../actions/audit.ts';
 import { envDefaults } from '../env.ts';
 import { samplerFlags } from '../sampler-options.ts';
-import type { SamplerArgs } from '../sampler-options.ts';
-
-export interface AuditArgs extends SamplerArgs {
-  dataset?: string;
-  prior?: string;
-  extractor?: string;
-  out: string;
-  runId?: string;
-  resume?: string;
-  engine: string;
-  batchImages: number;
-  shardSize: number;
-  concurrency: number;
-  limit?: number;
-  reference?: string;
-  resizeQueries: boolean;
-  /** Temporal engine only (the demo builds AuditArgs without them). */
-  window?: number;
-  detach?: boolean;
-  taskQueue?: string;
-  samplingQueue?: string;
-  json: boolean;
-}
 
 export const audit: CommandSpec = {
   command: 'audit',
@@ -56,5 +34,5 @@ export const audit: CommandSpec = {
           return true;
         }),
     ),
-  run: async (args) => (await import('../audit-impl.ts')).runAudit(args as unknown as AuditArgs),
+  run: async (args) => (await import('../actions/audit.ts')).runAudit(args as unknown as AuditArgs),
 };

@@ -1,9 +1,5 @@
 import type { CommandSpec } from '../command.ts';
-
-export interface DemoArgs {
-  out: string;
-  json: boolean;
-}
+import type { DemoArgs } from '../actions/demo.ts';
 
 export const demo: CommandSpec = {
   command: 'demo',
@@ -12,5 +8,5 @@ export const demo: CommandSpec = {
     y
       .option('out', { type: 'string', default: 'fiberscope-demo', describe: 'Folder for the demo bundles, queries and runs' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the comparison as JSON' }),
-  run: async (args) => (await import('../demo-impl.ts')).runDemo(args as unknown as DemoArgs),
+  run: async (args) => (await import('../actions/demo.ts')).runDemo(args as unknown as DemoArgs),
 };

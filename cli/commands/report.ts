@@ -1,11 +1,6 @@
 import type { CommandSpec } from '../command.ts';
 import { envDefaults } from '../env.ts';
-
-interface ReportArgs {
-  run: string;
-  store: string;
-  json: boolean;
-}
+import type { ReportArgs } from '../actions/report.ts';
 
 export const report: CommandSpec = {
   command: 'report',
@@ -15,22 +10,5 @@ export const report: CommandSpec = {
       .option('run', { type: 'string', demandOption: true, describe: 'Run id' })
       .option('store', { type: 'string', default: envDefaults.store(), describe: 'Store holding the run: a folder or s3://bucket/prefix (env FIBERSCOPE_STORE)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the run summary as JSON' }),
-  run: async (raw) => {
-    const args = raw as unknown as ReportArgs;
-    const [{ openStore }, { summarizeRun }, { runLayout }, { InputError }, { describeSummary }, { EXIT }] = await Promise.all([
-      import('../../store/objects.ts'),
-      import('../../activities/summary.ts'),
-      import('../../store/layout.ts'),
-      import('../../engine/errors.ts'),
-      import('../audit-impl.ts'),
-      import('../exit.ts'),
-    ]);
-    const store = openStore(args.store);
-    if (!(await store.exists(runLayout(args.run).manifest))) {
-      throw new InputError('--run', `no run '${args.run}' in ${store.location}`);
-    }
-    const result = await summarizeRun(store, args.run);
-    process.stdout.write(args.json ? JSON.stringify(result.summary) + '\n' : describeSummary(result.summary, store.location, result.reportKey) + '\n');
-    return EXIT.ok;
-  },
+  run: async (args) => (await import('../actions/report.ts')).runReport(args as unknown as ReportArgs),
 };

@@ -1,15 +1,6 @@
 import type { CommandSpec } from '../command.ts';
+import type { SampleArgs } from '../actions/sample.ts';
 import { samplerFlags } from '../sampler-options.ts';
-import type { SamplerArgs } from '../sampler-options.ts';
-
-export interface SampleArgs extends SamplerArgs {
-  prior: string;
-  extractor: string;
-  query: string;
-  out: string;
-  resizeQuery: boolean;
-  json: boolean;
-}
 
 export const sample: CommandSpec = {
   command: 'sample',
@@ -24,5 +15,5 @@ export const sample: CommandSpec = {
         .option('resize-query', { type: 'boolean', default: false, describe: "Resize a query of another size to the prior's (bilinear)" })
         .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' }),
     ),
-  run: async (args) => (await import('../sample-impl.ts')).runSample(args as unknown as SampleArgs),
+  run: async (args) => (await import('../actions/sample.ts')).runSample(args as unknown as SampleArgs),
 };

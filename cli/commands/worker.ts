@@ -1,11 +1,5 @@
 import type { CommandSpec } from '../command.ts';
-
-export interface WorkerArgs {
-  queue: 'control' | 'sampling';
-  store?: string;
-  provider?: string;
-  taskQueue?: string;
-}
+import type { WorkerArgs } from '../actions/worker.ts';
 
 export const worker: CommandSpec = {
   command: 'worker',
@@ -17,5 +11,5 @@ export const worker: CommandSpec = {
       .option('store', { type: 'string', describe: 'Store the runs live in: a folder, file:// URL or s3://bucket/prefix (env FIBERSCOPE_STORE)' })
       .option('provider', { type: 'string', choices: ['cpu', 'cuda', 'webgpu'], describe: "ONNX Runtime execution provider of a sampling worker (default: the run's)" })
       .epilogue('Temporal: FIBERSCOPE_TEMPORAL_ADDRESS (default 127.0.0.1:7233), FIBERSCOPE_TEMPORAL_NAMESPACE (default default); S3: FIBERSCOPE_S3_*.'),
-  run: async (args) => (await import('../worker-impl.ts')).runWorker(args as unknown as WorkerArgs),
+  run: async (args) => (await import('../actions/worker.ts')).runWorker(args as unknown as WorkerArgs),
 };

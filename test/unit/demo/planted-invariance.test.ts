@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoAudits } from '../../../cli/demo-impl.ts';
+import { demoAudits } from '../../../cli/actions/demo.ts';
 
 test('the demo finds the planted flip invariance in one extractor and not in the other', async () => {
   const out = await mkdtemp(join(tmpdir(), 'fiberscope-demo-'));

@@ -1,7 +1,13 @@
-import { runControlWorker } from '../workers/control.ts';
-import { runSamplingWorker } from '../workers/sampling.ts';
-import type { WorkerArgs } from './commands/worker.ts';
-import { EXIT } from './exit.ts';
+import { runControlWorker } from '../../workers/control.ts';
+import { runSamplingWorker } from '../../workers/sampling.ts';
+import { EXIT } from '../exit.ts';
+
+export interface WorkerArgs {
+  queue: 'control' | 'sampling';
+  store?: string;
+  provider?: string;
+  taskQueue?: string;
+}
 
 /** Runs the worker until SIGINT/SIGTERM; the flags override the environment of workers/env.ts. */
 export async function runWorker(args: WorkerArgs): Promise<number> {

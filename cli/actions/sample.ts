@@ -1,20 +1,29 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fingerprintBundle } from '../activities/run.ts';
-import { decodeQuery, measureFibers } from '../activities/sampling.ts';
-import { InputError } from '../engine/errors.ts';
-import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
-import { priorInfo } from '../engine/priors/bundle.ts';
-import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
-import type { Provider } from '../engine/runtime/index.ts';
-import { localBundle } from '../store/bundles.ts';
-import { encodePng } from '../store/images.ts';
-import { writeNpy } from '../store/npy.ts';
-import { sampleRowsToIpc } from '../store/tables.ts';
-import { EXIT } from './exit.ts';
-import { progressBar } from './progress.ts';
-import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from './sampler-options.ts';
-import type { SampleArgs } from './commands/sample.ts';
+import { fingerprintBundle } from '../../activities/run.ts';
+import { decodeQuery, measureFibers } from '../../runs/fibers.ts';
+import { InputError } from '../../engine/errors.ts';
+import { OnnxFiberObjective } from '../../engine/guidance/compose.ts';
+import { priorInfo } from '../../engine/priors/bundle.ts';
+import { loadExtractorBundle, loadPriorBundle } from '../../engine/priors/load.ts';
+import type { Provider } from '../../engine/runtime/index.ts';
+import { localBundle } from '../../store/bundles.ts';
+import { encodePng } from '../../store/images.ts';
+import { writeNpy } from '../../store/npy.ts';
+import { sampleRowsToIpc } from '../../store/tables.ts';
+import { EXIT } from '../exit.ts';
+import { progressBar } from '../progress.ts';
+import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from '../sampler-options.ts';
+import type { SamplerArgs } from '../sampler-options.ts';
+
+export interface SampleArgs extends SamplerArgs {
+  prior: string;
+  extractor: string;
+  query: string;
+  out: string;
+  resizeQuery: boolean;
+  json: boolean;
+}
 
 export async function runSample(args: SampleArgs): Promise<number> {
   // Everything the user gave is checked before any sampling starts.

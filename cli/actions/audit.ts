@@ -1,17 +1,39 @@
-import { runLocalAudit } from '../activities/local-engine.ts';
-import type { LocalAuditResult } from '../activities/local-engine.ts';
-import { cachedPairLoader } from '../activities/pairs.ts';
-import type { NewRun } from '../activities/run.ts';
-import type { RunSummary } from '../activities/summary.ts';
-import { priorInfo } from '../engine/priors/bundle.ts';
-import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
-import { localBundle } from '../store/bundles.ts';
-import { openStore } from '../store/objects.ts';
-import type { ObjectStore } from '../store/objects.ts';
-import { EXIT } from './exit.ts';
-import { progressBar } from './progress.ts';
-import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from './sampler-options.ts';
-import type { AuditArgs } from './commands/audit.ts';
+import { runLocalAudit } from '../../activities/local-engine.ts';
+import type { LocalAuditResult } from '../../activities/local-engine.ts';
+import { cachedPairLoader } from '../../activities/pairs.ts';
+import type { NewRun } from '../../activities/run.ts';
+import type { RunSummary } from '../../runs/summary.ts';
+import { priorInfo } from '../../engine/priors/bundle.ts';
+import { loadExtractorBundle, loadPriorBundle } from '../../engine/priors/load.ts';
+import { localBundle } from '../../store/bundles.ts';
+import { openStore } from '../../store/objects.ts';
+import type { ObjectStore } from '../../store/objects.ts';
+import { EXIT } from '../exit.ts';
+import { progressBar } from '../progress.ts';
+import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from '../sampler-options.ts';
+import type { SamplerArgs } from '../sampler-options.ts';
+
+export interface AuditArgs extends SamplerArgs {
+  dataset?: string;
+  prior?: string;
+  extractor?: string;
+  out: string;
+  runId?: string;
+  resume?: string;
+  engine: string;
+  batchImages: number;
+  shardSize: number;
+  concurrency: number;
+  limit?: number;
+  reference?: string;
+  resizeQueries: boolean;
+  /** Temporal engine only (the demo builds AuditArgs without them). */
+  window?: number;
+  detach?: boolean;
+  taskQueue?: string;
+  samplingQueue?: string;
+  json: boolean;
+}
 
 /** The run the flags describe; bundles and options are validated here, before any run folder exists. */
 export async function newRunFromArgs(args: AuditArgs): Promise<NewRun> {

@@ -1,12 +1,16 @@
 import { join } from 'node:path';
-import type { ProbeRate } from '../activities/summary.ts';
-import { buildDemo, DEMO_SAMPLER } from '../engine/demo/build.ts';
-import type { DemoPaths } from '../engine/demo/build.ts';
-import { FileStore } from '../store/objects.ts';
-import { auditLocally, describeSummary } from './audit-impl.ts';
-import type { AuditArgs } from './commands/audit.ts';
-import type { DemoArgs } from './commands/demo.ts';
-import { EXIT } from './exit.ts';
+import type { ProbeRate } from '../../runs/summary.ts';
+import { buildDemo, DEMO_SAMPLER } from '../../engine/demo/build.ts';
+import type { DemoPaths } from '../../engine/demo/build.ts';
+import { FileStore } from '../../store/objects.ts';
+import { auditLocally, describeSummary } from './audit.ts';
+import type { AuditArgs } from './audit.ts';
+import { EXIT } from '../exit.ts';
+
+export interface DemoArgs {
+  out: string;
+  json: boolean;
+}
 
 export interface DemoResult {
   extractor: string;

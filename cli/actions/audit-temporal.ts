@@ -1,18 +1,18 @@
 import { resolve } from 'node:path';
 import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import { runRequestOf } from '../activities/control.ts';
-import { newRunId } from '../activities/run.ts';
-import { InputError } from '../engine/errors.ts';
-import { openStore } from '../store/objects.ts';
-import { temporalSettingsFromEnv } from '../workers/env.ts';
-import { auditProgressQuery, auditWorkflowId } from '../workflows/audit.ts';
-import type { AuditInput, AuditResult } from '../workflows/audit.ts';
-import { auditDatasetWorkflow } from '../workflows/index.ts';
-import { TASK_QUEUES } from '../workflows/task-queues.ts';
-import { describeSummary, newRunFromArgs } from './audit-impl.ts';
-import type { AuditArgs } from './commands/audit.ts';
-import { EXIT } from './exit.ts';
-import { progressBar } from './progress.ts';
+import { runRequestOf } from '../../activities/control.ts';
+import { newRunId } from '../../activities/run.ts';
+import { InputError } from '../../engine/errors.ts';
+import { openStore } from '../../store/objects.ts';
+import { temporalSettingsFromEnv } from '../../workers/env.ts';
+import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
+import type { AuditInput, AuditResult } from '../../workflows/audit.ts';
+import { auditDatasetWorkflow } from '../../workflows/index.ts';
+import { TASK_QUEUES } from '../../workflows/task-queues.ts';
+import { describeSummary, newRunFromArgs } from './audit.ts';
+import type { AuditArgs } from './audit.ts';
+import { EXIT } from '../exit.ts';
+import { progressBar } from '../progress.ts';
 
 /** Workers resolve paths in their own working directory: local paths travel absolute. */
 const absolute = (spec: string) => (spec.startsWith('s3://') ? spec : resolve(spec));
