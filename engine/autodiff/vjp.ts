@@ -2,6 +2,7 @@ import { InputError } from '../errors.ts';
 import { attrFloat, attrInt, attrInts, attrString, attrTensor } from '../onnx/attributes.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { pruneModel } from '../onnx/compose.ts';
+import { checkTopology, sortTopologically } from '../onnx/topology.ts';
 import { DataType, cloneModel, defaultOpset, isFloat, makeTensor, tensorValues } from '../onnx/ir.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
 import { NO_GRADIENT_OPS } from './nograd.ts';
@@ -49,7 +50,9 @@ function nodeLabel(n: Node): string {
  * the `alsoOutput` tensors, and `d_<x>` for each x in wrt.
  * Only nodes between `of` and the wrt inputs are differentiated; weights get no gradient work.
  */
-export function vjp(model: Model, options: VjpOptions): Model {
+export function vjp(given: Model, options: VjpOptions): Model {
+  // The sweeps below walk the node list and need every producer before its readers.
+  const model = { ...given, graph: { ...given.graph, nodes: sortTopologically(given.graph) } };
   const opset = defaultOpset(model);
   if (opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new InputError(
@@ -201,7 +204,9 @@ export function vjp(model: Model, options: VjpOptions): Model {
   });
   out.graph.outputs = [outputs[0]!, ...extra, ...outputs.slice(1)];
   out.graph.valueInfo = [];
-  return pruneModel(out, { keepInputs: true });
+  const gradient = pruneModel(out, { keepInputs: true });
+  checkTopology(gradient.graph, 'gradient graph');
+  return gradient;
 }
 
 interface GradientPath {
