@@ -169,7 +169,9 @@ interface Encoded {
 }
 
 function encodeParts(model: Model, options: EncodeOptions): Encoded {
-  checkTopology(model.graph);
+  // Written sorted (the ONNX checker requires it), and never with a node reading an undefined tensor.
+  const g = { ...model.graph, nodes: sortTopologically(model.graph) };
+  checkTopology(g);
   const data: Uint8Array[] = [];
   let offset = 0;
   const ext = options.externalData;
@@ -184,7 +186,6 @@ function encodeParts(model: Model, options: EncodeOptions): Encoded {
     offset += t.raw.length;
     return proto;
   });
-  const g = model.graph;
   const proto: OnnxTypes.IModelProto = {
     irVersion: model.irVersion,
     producerName: model.producerName,
