@@ -5,7 +5,7 @@ model's own data config:
     python infra/export/export_bundle.py extractor --source timm --model convnext_tiny --out bundles/convnext
     python infra/export/export_bundle.py extractor --source torchvision --model resnet50 --feature logits --out ...
     python infra/export/export_bundle.py extractor --source hf --model ./dinov2-small/ --feature cls --out ...
-Priors (diffusers UNet or DiT, optionally with a VAE decoder for latent priors), with prediction
+Priors (diffusers UNet or DiT, with the VAE decoder and encoder for latent priors), with prediction
 type, learned variance and noise schedule read from the scheduler config:
     python infra/export/export_bundle.py prior --pipeline ./ddpm-folder/ --out bundles/prior
 
@@ -190,6 +190,17 @@ class Denoiser(nn.Module):
         return self.net(x, t).sample
 
 
+class Encoder(nn.Module):
+    """Image → latent mean (the per-timestep target encodes the query); the bundle multiplies by the scale."""
+
+    def __init__(self, vae: nn.Module):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, image):
+        return self.vae.encode(image).latent_dist.mean
+
+
 class Decoder(nn.Module):
     def __init__(self, vae: nn.Module):
         super().__init__()
@@ -257,9 +268,13 @@ def prior(a) -> None:
         z = torch.randn(2, vae.config.latent_channels, size, size)
         export(Decoder(vae), (z,), os.path.join(a.out, "vae_decoder.onnx"), a.exporter, ["z"], ["image"],
                {"z": {0: "N"}})
+        image = torch.randn(2, vae.config.in_channels, size * factor, size * factor)
+        export(Encoder(vae), (image,), os.path.join(a.out, "vae_encoder.onnx"), a.exporter, ["image"], ["z"],
+               {"image": {0: "N"}})
         manifest["image"] = {"channels": vae.config.out_channels, "height": size * factor, "width": size * factor,
                              "range": [-1, 1]}
         manifest["latent"] = {"decoder": {"file": "vae_decoder.onnx", "input": "z", "output": "image"},
+                              "encoder": {"file": "vae_encoder.onnx", "input": "image", "output": "z"},
                               "scale": vae.config.scaling_factor, "shape": [channels, size, size]}
     write_manifest(a.out, manifest)
 
