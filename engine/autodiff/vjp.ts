@@ -5,6 +5,7 @@ import { pruneModel } from '../onnx/compose.ts';
 import { checkTopology, sortTopologically } from '../onnx/topology.ts';
 import { DataType, cloneModel, defaultOpset, isFloat, makeTensor, tensorValues } from '../onnx/ir.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
+import { foldShapeValues } from './fold.ts';
 import { NO_GRADIENT_OPS } from './nograd.ts';
 import { inferRanks } from './ranks.ts';
 import { findRule, supportedOps } from './registry.ts';
@@ -72,6 +73,8 @@ export function vjp(given: Model, options: VjpOptions): Model {
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.shape) knownRanks.set(v.name, v.shape.length);
   for (const [name, v] of shapes) knownRanks.set(name, v.dims.length);
   const constants = constantTensors(model);
+  // Sizes, pads and shapes computed from static shapes in the graph are constants to the rules.
+  foldShapeValues(model, (name) => shapes.get(name)?.dims, constants);
   const ranks = inferRanks(model, knownRanks, constants);
   const declaredTypes = new Map<string, number>();
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);

@@ -67,6 +67,26 @@ class UNet(nn.Module):
         return self.head(d)
 
 
+class RuntimeShapes(nn.Module):
+    """Shape subgraphs feeding Pad, Slice, Reshape, Expand and ConstantOfShape: pad to a multiple of 8 as
+    segmenters do, crop back to the input's size, flatten by runtime dims, expand a token to the batch."""
+
+    def __init__(self, w: int = 4):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, w, 3, 2, 1)
+        self.c2 = nn.ConvTranspose2d(w, w, 2, 2)
+        self.token = nn.Parameter(torch.randn(1, 1, w))
+
+    def forward(self, x):
+        h, w = x.shape[2], x.shape[3]
+        padded = F.pad(x, (0, (8 - w % 8) % 8, 0, (8 - h % 8) % 8), mode="reflect")
+        y = self.c2(F.relu(self.c1(padded)))[:, :, :h, :w]
+        tokens = y.reshape(y.shape[0], y.shape[1], h * w).transpose(1, 2)
+        tokens = torch.cat([self.token.expand(x.shape[0], -1, -1), tokens], 1)
+        bias = torch.zeros(tokens.shape[0], 1, tokens.shape[2]) + 0.5
+        return torch.tanh(tokens + bias)
+
+
 class BasicBlock(nn.Module):
     def __init__(self, i, o, stride):
         super().__init__()
@@ -166,6 +186,8 @@ CASES = {
     "resize-fpn-dynamo": (Seg, [2, 3, 40, 56], "dynamo", {0: "N", 2: "H", 3: "W"}, None),
     "resize-unet-legacy": (UNet, [2, 3, 24, 32], "legacy", {0: "N", 2: "H", 3: "W"}, None),
     "resize-unet-dynamo": (UNet, [2, 3, 24, 32], "dynamo", {0: "N", 2: "H", 3: "W"}, None),
+    "runtime-shapes-legacy": (RuntimeShapes, [2, 3, 21, 30], "legacy", {0: "N", 2: "H", 3: "W"}, None),
+    "runtime-shapes-dynamo": (RuntimeShapes, [2, 3, 21, 30], "dynamo", {0: "N", 2: "H", 3: "W"}, None),
     "resnet-legacy": (ResNet, [2, 3, 32, 32], "legacy", {0: "N"}, None),
     "convnext-dynamo": (convnext, [2, 3, 32, 32], "dynamo", {0: "N"}, None),
     "vit-legacy": (vit, [2, 3, 32, 32], "legacy", {0: "N"}, None),
