@@ -98,7 +98,9 @@ export function lineChartSvg(xLabels: string[], series: Series[], label: string,
     })
     .join('');
   const ticks = xLabels.length <= 8 ? xLabels.map((_, i) => i) : [0, Math.floor((xLabels.length - 1) / 2), xLabels.length - 1];
-  const xText = ticks.map((i) => `<text x="${x(i).toFixed(1)}" y="${height - 22}" text-anchor="middle">${esc(xLabels[i]!)}</text>`).join('');
+  // The end labels align inward so they are not cut at the chart's edges.
+  const anchor = (i: number) => (xLabels.length === 1 ? 'middle' : i === 0 ? 'start' : i === xLabels.length - 1 ? 'end' : 'middle');
+  const xText = ticks.map((i) => `<text x="${x(i).toFixed(1)}" y="${height - 22}" text-anchor="${anchor(i)}">${esc(xLabels[i]!)}</text>`).join('');
   const legend = series
     .map((s, si) => `<span class="legend"><span class="swatch" style="background:${PALETTE[si % PALETTE.length]}"></span>${esc(s.name)}</span>`)
     .join(' ');
