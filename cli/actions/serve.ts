@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { InputError } from '../../engine/errors.ts';
-import { openStore } from '../../store/objects.ts';
+import { FileStore, openStore } from '../../store/objects.ts';
 import { TemporalProgress } from '../../serve/progress.ts';
 import { isLoopback, startDashboard } from '../../serve/server.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
@@ -30,6 +31,8 @@ export async function runServe(args: ServeArgs): Promise<number> {
   if (!Number.isInteger(args.pageSize) || args.pageSize < 1 || args.pageSize > 500) throw new InputError('--page-size', `expected 1-500 images per page, got '${args.pageSize}'`);
   if (args.host.trim() === '') throw new InputError('--host', 'expected an interface address such as 127.0.0.1');
   const store = openStore(args.store);
+  // A folder that does not exist is a mistyped store, not an empty one.
+  if (store instanceof FileStore && !existsSync(store.root)) throw new InputError('--store', `no folder ${store.root}`);
   // A store that cannot be listed is refused now, not on the first page view.
   await store.listFolders('runs/').catch((err: unknown) => {
     throw new InputError('--store', `cannot list runs in ${store.location}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runServe } from '../../../cli/actions/serve.ts';
+import { main } from '../../../cli/main.ts';
 import { runLayout } from '../../../store/layout.ts';
 import { FileStore, openStore } from '../../../store/objects.ts';
 import { startDashboard } from '../../../serve/server.ts';
@@ -227,4 +228,31 @@ test('a store that cannot be read gives a plain 500; no credential reaches a pag
   }
   const config = JSON.parse(await readFile(join(store.root, runLayout('r1').manifest), 'utf8')) as object;
   assert.ok(!JSON.stringify(config).includes(secret));
+});
+
+test('bad serve flags and a missing store folder are refused with exit 2', async () => {
+  const write = process.stderr.write.bind(process.stderr);
+  const errors: string[] = [];
+  process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    assert.equal(await main(['serve', '--store', store.root, '--port', '70000']), 2);
+    assert.equal(await main(['serve', '--store', join(root, 'no-such-store'), '--port', '0']), 2);
+    assert.equal(await main(['serve', '--store', store.root, '--page-size', '0']), 2);
+  } finally {
+    process.stderr.write = write;
+  }
+  const text = errors.join('');
+  assert.match(text, /--port.*expected a port number 0-65535, got '70000'/);
+  assert.match(text, /--store.*no folder .*no-such-store/);
+  assert.match(text, /--page-size.*expected 1-500 images per page/);
+});
+
+test('the static report of a large run lists the first images with a note; the run page pages through all', async () => {
+  await writeSyntheticRun(store, { runId: 'big', images: 230, samplesPerImage: 1, shardSize: 115, createdAt: '2026-10-01T00:00:00.000Z' });
+  const report = new TextDecoder().decode(await store.get(runLayout('big').report));
+  assert.equal([...report.matchAll(/<section class="image" data-image=/g)].length, 200);
+  assert.match(report, /the first 200 of 230; every image is in summary\.arrow/);
+  const last = await raw('/runs/big/?page=10');
+  assert.match(last.body, /page 10 of 10/);
+  assert.equal([...last.body.matchAll(/<section class="image" data-image=/g)].length, 230 - 9 * 24);
 });
