@@ -158,12 +158,20 @@ test('the run list shows the runs newest first and the running audit\'s progress
   assert.match((await page.locator('tr[data-run="nightly-01"] .progress').textContent()) ?? '', /^8 ok \/ 0 error samples$/);
   await page.evaluate(() => ((window as unknown as { loadedOnce: boolean }).loadedOnce = true));
   await shot('01-run-list-running.png');
+  // The running run's own page, in a second tab: where it stands until it has a summary.
+  const runPage = await browser.newPage();
+  await runPage.goto(`${dashboard.url}runs/${liveRunId}/`);
+  assert.equal(await runPage.locator('.state').textContent(), 'running');
+  assert.match((await runPage.locator('body').textContent()) ?? '', /images 1\/4[\s\S]*shards 1\/4 written/);
+  await runPage.close();
 
   holdFirst.release();
   await page.waitForFunction((id) => /images 3\/4/.test(document.querySelector(`tr[data-run="${id}"] .progress`)?.textContent ?? ''), liveRunId, { timeout: 60_000 });
   assert.equal(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce), true, 'the page was not reloaded');
   await shot('02-run-list-progress-moved.png');
-  await page.locator('body').screenshot({ path: join(process.cwd(), 'test-output', 'dashboard.png') });
+  // The README's picture: the page down to the end of the table, margins kept.
+  const height = await page.evaluate(() => Math.ceil(document.querySelector('table.runs')!.getBoundingClientRect().bottom) + 24);
+  await page.screenshot({ path: join(process.cwd(), 'test-output', 'dashboard.png'), clip: { x: 0, y: 0, width: 1280, height } });
 
   holdLast.release();
   await live!.result();
