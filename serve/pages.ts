@@ -25,7 +25,7 @@ const duration = (seconds: number | null) =>
 export function progressText(run: ListedRun): string {
   const p = run.progress;
   if (run.status !== 'running') return run.samples ? `${run.samples.ok} ok / ${run.samples.error} error samples` : '–';
-  if (p === null) return 'running (no live progress: Temporal did not answer)';
+  if (p === null) return run.engine === 'temporal' ? 'running (no live progress: Temporal did not answer)' : 'running on the local engine (no live figures)';
   return `${p.phase}: shards ${p.shardsDone}/${p.shardsTotal}, images ${p.imagesDone}/${p.imagesTotal}, ${p.imagesPerSecond === null ? '–' : p.imagesPerSecond.toFixed(2)} images/s, ${p.errorRows} error rows, ETA ${duration(p.etaSeconds)}`;
 }
 
@@ -40,7 +40,7 @@ const LIVE_SCRIPT = `
   var duration=function(s){return s===null?'\\u2013':s<90?Math.round(s)+' s':s<5400?Math.round(s/60)+' min':(s/3600).toFixed(1)+' h';};
   var text=function(r){var p=r.progress;
     if(r.status!=='running')return r.samples?r.samples.ok+' ok / '+r.samples.error+' error samples':'\\u2013';
-    if(!p)return 'running (no live progress: Temporal did not answer)';
+    if(!p)return r.engine==='temporal'?'running (no live progress: Temporal did not answer)':'running on the local engine (no live figures)';
     return p.phase+': shards '+p.shardsDone+'/'+p.shardsTotal+', images '+p.imagesDone+'/'+p.imagesTotal+', '+(p.imagesPerSecond===null?'\\u2013':p.imagesPerSecond.toFixed(2))+' images/s, '+p.errorRows+' error rows, ETA '+duration(p.etaSeconds);};
   var tick=function(){
     fetch('/api/runs'+location.search,{headers:{accept:'application/json'}}).then(function(r){return r.json();}).then(function(body){
