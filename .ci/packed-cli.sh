@@ -12,7 +12,7 @@ tarball=$(echo "$tmp"/fiberscope-*.tgz)
 printf 'tarball: %s, %s bytes, %s files\n' "${tarball##*/}" "$(stat -c %s "$tarball")" "$(tar tzf "$tarball" | grep -vc '/$')"
 
 start=$SECONDS
-"$repo/infra/deploy/install-packed.sh" "$tarball" "$tmp/prefix"
+ONNXRUNTIME_NODE_INSTALL=skip "$repo/infra/deploy/install-packed.sh" "$tarball" "$tmp/prefix"
 printf 'production-only install: %s s\n' "$((SECONDS - start))"
 
 cd "$tmp"

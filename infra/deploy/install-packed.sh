@@ -9,6 +9,7 @@ tarball=${1:?usage: install-packed.sh TARBALL PREFIX}
 prefix=${2:?usage: install-packed.sh TARBALL PREFIX}
 [[ -f $tarball ]] || { printf 'install-packed: %s: no such tarball (make one with npm pack)\n' "$tarball" >&2; exit 2; }
 
-# onnxruntime-node's install script would otherwise download CUDA files; its CPU provider is bundled.
-ONNXRUNTIME_NODE_INSTALL=skip npm install --global --prefix "$prefix" --omit=dev --prefer-offline \
+# skip: onnxruntime-node's install script would otherwise download CUDA files (its CPU provider is
+# bundled). A CUDA image sets cuda12 (see Containerfile).
+ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_NODE_INSTALL:-skip} npm install --global --prefix "$prefix" --omit=dev --prefer-offline \
   --no-audit --no-fund --loglevel=error "$tarball"
