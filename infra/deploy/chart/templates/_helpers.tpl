@@ -67,7 +67,7 @@ spec:
     {{- toYaml $v.worker.podSecurityContext | nindent 4 }}
   containers:
     - name: worker
-      image: {{ printf "%s:%s" $v.image.repository $v.image.tag | quote }}
+      image: {{ .pool.image | default (printf "%s:%s" $v.image.repository $v.image.tag) | quote }}
       imagePullPolicy: {{ $v.image.pullPolicy }}
       args:
         - --queue
