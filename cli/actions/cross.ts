@@ -16,16 +16,17 @@ const num = (v: number | null) => (v === null ? '–' : Math.abs(v) >= 1000 ? v.
 
 /** What a person reads: the second model's metric on the first model's fibers against its own baseline. */
 export function describeCross(s: CrossSummary, location: string): string {
-  const shares = s.overall.ratioMedian !== null && s.overall.ratioMedian < 1;
   return [
     `Cross-model agreement for run ${s.runId}: fibers of ${s.fibersOf.id}, embedded by ${s.extractor.id}`,
     `  ${s.images} images, ${s.samples} samples`,
     `  ${s.extractor.id} ${s.fiberMetricName} on the fibers: median ${num(s.overall.fiberMetricMedian)}`,
     `  its nearest-real-neighbour baseline: median ${num(s.overall.nnBaselineMedian)}`,
-    `  ratio (median ${num(s.overall.ratioMedian)}; ${s.overall.shareBelowBaseline === null ? '–' : (100 * s.overall.shareBelowBaseline).toFixed(0)}% of samples below 1)`,
-    shares
-      ? `  ${s.extractor.id} keeps the fiber: it shares what ${s.fibersOf.id} ignores.`
-      : `  ${s.extractor.id} does not keep the fiber: it sees what ${s.fibersOf.id} ignores.`,
+    `  ratio of the two: median ${num(s.overall.ratioMedian)} (below 1: on the fiber for the second model too)`,
+    `  ${s.extractor.id} puts ${s.overall.shareBelowBaseline === null ? '–' : (100 * s.overall.shareBelowBaseline).toFixed(0)}% of ${s.fibersOf.id}'s fiber samples closer to their query than any other real image` +
+      (s.overall.ratioMedian === null ? '' : s.overall.ratioMedian < 1 ? ' (it largely shares what that model ignores)' : ' (it sees much of what that model ignores)'),
+    ...s.byProbe
+      .filter((p) => p.probe !== 'none')
+      .map((p) => `  samples nearest ${p.probe}: ${p.samples}, ratio median ${num(p.ratioMedian)}, ${p.shareBelowBaseline === null ? '–' : (100 * p.shareBelowBaseline).toFixed(0)}% below 1`),
     `  worst images: ${s.perImage.slice(0, 5).map((p) => `${p.imageId} (${num(p.ratioMedian)})`).join(', ')}`,
     `  tables: ${location}`,
   ].join('\n');
