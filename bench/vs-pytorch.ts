@@ -40,6 +40,7 @@ import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import { timestepGrid, walk } from '../engine/priors/schedule.ts';
 import { openSession, resolveShapes, tensor } from '../engine/runtime/index.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
+import { cacheDir } from '../store/bundles.ts';
 
 const { values } = parseArgs({
   options: {
@@ -269,7 +270,11 @@ function plan(objective: OnnxFiberObjective): Plan {
 
 async function serveNdtm(): Promise<void> {
   const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
-  const objective = await OnnxFiberObjective.create(prior, extractor, { runtime });
+  // As `fiberscope sample` and the sampling workers do: derived graphs kept in the cache folder.
+  const objective = await OnnxFiberObjective.create(prior, extractor, {
+    runtime,
+    gradientCache: join(cacheDir(), 'gradients'),
+  });
   const options = samplerOptions(objective.prior);
   const K = Number(values.k);
   const D = sizeOf(objective.prior.stateShape);
