@@ -16,6 +16,7 @@
  *
  *   FIBERSCOPE_TORCH_VENV=/path/to/venv node --import tsx bench/vs-pytorch.ts
  *        [--threads 2] [--runs 10] [--warmup 3] [--only NAME|ndtm] [--steps 20] [--inner-steps 4] [--k 4]
+ *        [--provider cpu|cuda|webgpu]   (not cpu: PyTorch runs on CUDA; ours copies results back to the host)
  * The venv needs torch, torchvision, timm, diffusers, onnx (pip install); the exports go to
  * FIBERSCOPE_BENCH_DIR (default bench/.pytorch, git-ignored) and are made once.
  */
@@ -45,6 +46,7 @@ import { cacheDir } from '../store/bundles.ts';
 const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
+    provider: { type: 'string', default: 'cpu' },
     runs: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     only: { type: 'string' },
@@ -57,7 +59,10 @@ const { values } = parseArgs({
   },
 });
 const threads = Number(values.threads);
-const runtime: RuntimeOptions = { intraOpThreads: threads, interOpThreads: 1 };
+const provider = values.provider as NonNullable<RuntimeOptions['provider']>;
+const runtime: RuntimeOptions = { provider, intraOpThreads: threads, interOpThreads: 1 };
+/** Where PyTorch runs: the CPU next to ours on the CPU, CUDA next to a GPU provider. */
+const torchDevice = ['--threads', String(threads), '--device', provider === 'cpu' ? 'cpu' : 'cuda'];
 const here = dirname(fileURLToPath(import.meta.url));
 const script = join(here, 'pytorch', 'vs_pytorch.py');
 const dir = process.env['FIBERSCOPE_BENCH_DIR'] ?? join(here, '.pytorch');
@@ -164,6 +169,8 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
     name,
     '--threads',
     String(threads),
+    '--provider',
+    provider,
     '--warmup',
     values.warmup!,
   ]);
@@ -174,8 +181,7 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
     'serve-grad',
     dir,
     name,
-    '--threads',
-    String(threads),
+    ...torchDevice,
     '--warmup',
     values.warmup!,
   ]);
@@ -342,14 +348,14 @@ async function ndtm(python: string): Promise<void> {
     writeFileSync(planFile, JSON.stringify(p));
     const env = { ...process.env, FIBERSCOPE_CACHE_DIR: join(work, 'cache') };
     const args = [...process.execArgv, fileURLToPath(import.meta.url), '--serve-ndtm', planFile];
-    const pass = ['--threads', String(threads), '--steps', values.steps!, '--inner-steps', values['inner-steps']!];
+    const pass = ['--threads', String(threads), '--provider', provider, '--steps', values.steps!, '--inner-steps', values['inner-steps']!];
     const first = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
     const second = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
-    const torch = runJson(python, [script, 'ndtm', dir, planFile, '--threads', String(threads)]);
+    const torch = runJson(python, [script, 'ndtm', dir, planFile, ...torchDevice]);
     const guidedSteps = p.steps.filter((s) => s.gamma > 0).length;
     console.log(
       `\nNDTM: chexpert-classifier preset, n=${p.steps.length} (${guidedSteps} guided) N=${p.innerSteps} K=${p.k}, ` +
-        `UNet 64² prior + ResNet-18 at 224², ${threads} threads`,
+        `UNet 64² prior + ResNet-18 at 224², ${provider === 'cpu' ? `${threads} threads` : `${provider} vs PyTorch on CUDA`}`,
     );
     const line = (label: string, r: NdtmResult) =>
       `  ${label.padEnd(22)} start-up ${r.startup.toFixed(2).padStart(6)} s, guided step ${range(
@@ -409,7 +415,7 @@ async function main(): Promise<void> {
   if (rows.length > 1) {
     const ratios = rows.map((r) => median(r.torch) / median(r.ours));
     console.log(
-      `input gradient, ${threads} threads, ${values.runs} alternating runs each: median PyTorch/ours over ${rows.length} models ` +
+      `input gradient, ${provider === 'cpu' ? `${threads} threads` : `${provider} vs PyTorch on CUDA`}, ${values.runs} alternating runs each: median PyTorch/ours over ${rows.length} models ` +
         `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}); goal ≥ 1.5×`,
     );
   }

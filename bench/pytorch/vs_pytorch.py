@@ -3,6 +3,7 @@
   python bench/pytorch/vs_pytorch.py export DIR        # ONNX exports + weights + NDTM bundles into DIR
   python bench/pytorch/vs_pytorch.py serve-grad DIR NAME --threads 2
   python bench/pytorch/vs_pytorch.py ndtm DIR PLAN.json --threads 2
+  (--device cuda: on the GPU; every timed evaluation ends with torch.cuda.synchronize())
 
 serve-grad answers a line protocol on stdin/stdout, so that the benchmark can alternate one
 evaluation here with one of fiberscope's: `ready <startup s>` once warm, then for every `run` line a
@@ -22,8 +23,14 @@ import torch.nn.functional as F  # noqa: E402
 
 SEED = 20
 
-# name: (builder, input dims, ONNX input, ONNX output)
+# name: (builder, input dims)
 SUBJECTS = {}
+DEVICE = 'cpu'
+
+
+def sync():
+    if DEVICE == 'cuda':
+        torch.cuda.synchronize()
 
 
 def subject(name, dims):
@@ -163,8 +170,8 @@ def preprocess(x):
     x = (x + 1) * 0.5
     x = x.repeat(1, 3, 1, 1)
     x = F.interpolate(x, size=(EXTRACTOR_SIZE, EXTRACTOR_SIZE), mode='bilinear', align_corners=False)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
 
 
@@ -258,13 +265,15 @@ def serve_grad(out, name, warmup):
     torch.manual_seed(SEED)
     model = frozen(build()).eval()
     model.load_state_dict(torch.load(os.path.join(out, f'{name}.pt')))
-    x0 = torch.sin(torch.arange(math.prod(dims), dtype=torch.float32) * 0.37).reshape(dims)
+    model.to(DEVICE)
+    x0 = torch.sin(torch.arange(math.prod(dims), dtype=torch.float32) * 0.37).reshape(dims).to(DEVICE)
     with torch.no_grad():
         dy = torch.ones_like(model(x0))
 
     def once():
         x = x0.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(model(x), x, dy)
+        sync()
         return g
 
     for _ in range(warmup):
@@ -288,29 +297,33 @@ def ndtm(out, plan_file):
     K, N, D = plan['k'], plan['innerSteps'], [1, 64, 64]
     denoiser = Denoiser(chexpert_unet())
     denoiser.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'prior', 'denoiser.pt')))
-    frozen(denoiser).eval()
+    frozen(denoiser).eval().to(DEVICE)
     phi = extractor_resnet18()
     phi.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'extractor', 'model.pt')))
-    frozen(phi).eval()
+    frozen(phi).eval().to(DEVICE)
     lo, hi = plan['clip']
-    g = torch.Generator().manual_seed(SEED)
-    query = torch.tensor(plan['query'], dtype=torch.float32).reshape(1, *D).repeat(K, 1, 1, 1)
+    g = torch.Generator(device=DEVICE).manual_seed(SEED)
+    query = torch.tensor(plan['query'], dtype=torch.float32, device=DEVICE).reshape(1, *D).repeat(K, 1, 1, 1)
+    # One evaluation of each function before the clock starts, as fiberscope's side makes its sessions.
+    u0 = torch.zeros_like(query, requires_grad=True)
+    phi(preprocess(denoiser(query + u0, torch.full([K], 500, device=DEVICE)))).sum().backward()
     with torch.no_grad():
         y_static = phi(preprocess(query))
-    x = torch.randn([K, *D], generator=g)
+    x = torch.randn([K, *D], generator=g, device=DEVICE)
+    sync()
     startup = time.perf_counter() - T0
     step_seconds = []
     guided_seconds = []
     t_run = time.perf_counter()
     for step in plan['steps']:
         t_step = time.perf_counter()
-        t = torch.full([K], step['t'], dtype=torch.int64)
+        t = torch.full([K], step['t'], dtype=torch.int64, device=DEVICE)
         a, s = math.sqrt(step['alphaBar']), math.sqrt(1 - step['alphaBar'])
         gamma = step['gamma']
         u = torch.zeros_like(x)
         if gamma > 0 and N > 0:
             with torch.no_grad():
-                xq = a * query + s * torch.randn(x.shape, generator=g)
+                xq = a * query + s * torch.randn(x.shape, generator=g, device=DEVICE)
                 y = phi(preprocess(((xq - s * denoiser(xq, t)) / a).clamp(lo, hi)))
             u.requires_grad_(True)
             opt = torch.optim.Adam([u], lr=step['lr'])
@@ -331,7 +344,8 @@ def ndtm(out, plan_file):
             x0 = ((xp - s * eps) / a).clamp(lo, hi)
             x = math.sqrt(step['alphaBarNext']) * x0 + step['c2'] * eps
             if step['c1'] > 0:
-                x = x + step['c1'] * torch.randn(x.shape, generator=g)
+                x = x + step['c1'] * torch.randn(x.shape, generator=g, device=DEVICE)
+        sync()
         dt = time.perf_counter() - t_step
         step_seconds.append(dt)
         if gamma > 0:
@@ -346,6 +360,7 @@ def ndtm(out, plan_file):
 
 
 def main():
+    global DEVICE
     args = sys.argv[1:]
     n = 2
     if '--threads' in args:
@@ -356,6 +371,10 @@ def main():
     if '--warmup' in args:
         i = args.index('--warmup')
         warmup = int(args[i + 1])
+        del args[i:i + 2]
+    if '--device' in args:
+        i = args.index('--device')
+        DEVICE = args[i + 1]
         del args[i:i + 2]
     threads(n)
     if args[:1] == ['export'] and len(args) == 2:
