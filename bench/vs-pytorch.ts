@@ -112,14 +112,18 @@ async function serveGrad(name: string): Promise<void> {
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'run') {
       const t0 = performance.now();
+      const cpu = process.cpuUsage();
       await once();
-      process.stdout.write(`ms ${(performance.now() - t0).toFixed(3)}\n`);
+      const used = process.cpuUsage(cpu);
+      process.stdout.write(
+        `ms ${(performance.now() - t0).toFixed(3)} ${((used.user + used.system) / 1000).toFixed(3)}\n`,
+      );
     } else if (line === 'quit') break;
   }
   process.stdout.write(`peak ${peakRssMiB().toFixed(1)}\n`);
 }
 
-/** A child speaking the line protocol: `ready s`, then `ms x` per `run`, `peak MiB` after `quit`. */
+/** A child speaking the line protocol: `ready s`, then `ms wall cpu` per `run`, `peak MiB` after `quit`. */
 class Side {
   private readonly lines: AsyncIterator<string>;
   private constructor(
@@ -132,30 +136,36 @@ class Side {
   static start(label: string, command: string, args: string[]): Side {
     return new Side(label, spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
   }
-  async expect(word: string): Promise<number> {
+  async expect(word: string): Promise<number[]> {
     for (;;) {
       const next = await this.lines.next();
       if (next.done) throw new Error(`${this.label}: exited before '${word}'`);
-      const [w, v] = next.value.split(' ');
-      if (w === word) return Number(v);
+      const [w, ...v] = next.value.split(' ');
+      if (w === word) return v.map(Number);
     }
   }
-  async run(): Promise<number> {
+  /** Wall and CPU milliseconds of one evaluation. */
+  async run(): Promise<[number, number]> {
     this.child.stdin.write('run\n');
-    return this.expect('ms');
+    const [wall, cpu] = await this.expect('ms');
+    return [wall!, cpu!];
   }
   async quit(): Promise<number> {
     this.child.stdin.write('quit\n');
-    const peak = await this.expect('peak');
+    const [peak] = await this.expect('peak');
     this.child.stdin.end();
-    return peak;
+    return peak!;
   }
 }
 
 interface GradientRow {
   name: string;
+  /** Wall ms per evaluation. */
   ours: number[];
   torch: number[];
+  /** CPU ms of the process per evaluation: steadier than wall time on a loaded machine. */
+  oursCpu: number[];
+  torchCpu: number[];
   ratios: number[];
   startup: [number, number];
   peak: [number, number];
@@ -174,7 +184,7 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
     '--warmup',
     values.warmup!,
   ]);
-  const oursReady = await ours.expect('ready');
+  const [oursReady] = await ours.expect('ready');
   // Started after ours is warm, so that the two start-ups do not share the cores.
   const torch = Side.start('pytorch', python, [
     script,
@@ -185,12 +195,21 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
     '--warmup',
     values.warmup!,
   ]);
-  const torchReady = await torch.expect('ready');
-  const row: GradientRow = { name, ours: [], torch: [], ratios: [], startup: [oursReady, torchReady], peak: [0, 0] };
+  const [torchReady] = await torch.expect('ready');
+  const row: GradientRow = {
+    name,
+    ours: [],
+    torch: [],
+    oursCpu: [],
+    torchCpu: [],
+    ratios: [],
+    startup: [oursReady!, torchReady!],
+    peak: [0, 0],
+  };
   for (let i = 0; i < Number(values.runs); i++) {
     // Alternating which goes first, so that neither always follows the other's cache traffic.
-    let o: number;
-    let t: number;
+    let o: [number, number];
+    let t: [number, number];
     if (i % 2) {
       t = await torch.run();
       o = await ours.run();
@@ -198,9 +217,11 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
       o = await ours.run();
       t = await torch.run();
     }
-    row.ours.push(o);
-    row.torch.push(t);
-    row.ratios.push(t / o);
+    row.ours.push(o[0]);
+    row.torch.push(t[0]);
+    row.oursCpu.push(o[1]);
+    row.torchCpu.push(t[1]);
+    row.ratios.push(t[0] / o[0]);
   }
   row.peak = [await ours.quit(), await torch.quit()];
   return row;
@@ -348,7 +369,16 @@ async function ndtm(python: string): Promise<void> {
     writeFileSync(planFile, JSON.stringify(p));
     const env = { ...process.env, FIBERSCOPE_CACHE_DIR: join(work, 'cache') };
     const args = [...process.execArgv, fileURLToPath(import.meta.url), '--serve-ndtm', planFile];
-    const pass = ['--threads', String(threads), '--provider', provider, '--steps', values.steps!, '--inner-steps', values['inner-steps']!];
+    const pass = [
+      '--threads',
+      String(threads),
+      '--provider',
+      provider,
+      '--steps',
+      values.steps!,
+      '--inner-steps',
+      values['inner-steps']!,
+    ];
     const first = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
     const second = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
     const torch = runJson(python, [script, 'ndtm', dir, planFile, ...torchDevice]);
@@ -409,14 +439,26 @@ async function main(): Promise<void> {
         `PyTorch/ours ${(median(row.torch) / median(row.ours)).toFixed(2)}× [pairs ${Math.min(...row.ratios).toFixed(2)}–${Math.max(
           ...row.ratios,
         ).toFixed(2)}]  start-up ${row.startup[0].toFixed(1)} / ${row.startup[1].toFixed(1)} s  ` +
-        `peak RSS ${row.peak[0].toFixed(0)} / ${row.peak[1].toFixed(0)} MiB`,
+        `peak RSS ${row.peak[0].toFixed(0)} / ${row.peak[1].toFixed(0)} MiB\n` +
+        `${''.padEnd(18)} CPU ms ours ${range(row.oursCpu)}  PyTorch ${range(row.torchCpu)}  ` +
+        `PyTorch/ours ${(median(row.torchCpu) / median(row.oursCpu)).toFixed(2)}×`,
     );
   }
   if (rows.length > 1) {
-    const ratios = rows.map((r) => median(r.torch) / median(r.ours));
+    const summary = (label: string, ratios: number[]) =>
+      `${label} ${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
     console.log(
-      `input gradient, ${provider === 'cpu' ? `${threads} threads` : `${provider} vs PyTorch on CUDA`}, ${values.runs} alternating runs each: median PyTorch/ours over ${rows.length} models ` +
-        `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}); goal ≥ 1.5×`,
+      `input gradient, ${provider === 'cpu' ? `${threads} threads` : `${provider} vs PyTorch on CUDA`}, ${values.runs} alternating runs each, ` +
+        `median PyTorch/ours over ${rows.length} models: ` +
+        `${summary(
+          'wall',
+          rows.map((r) => median(r.torch) / median(r.ours)),
+        )}, ` +
+        `${summary(
+          'CPU',
+          rows.map((r) => median(r.torchCpu) / median(r.oursCpu)),
+        )}; goal ≥ 1.5×; ` +
+        `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
     );
   }
   if (!only || only === 'ndtm') await ndtm(python);

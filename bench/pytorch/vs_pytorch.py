@@ -7,7 +7,7 @@
 
 serve-grad answers a line protocol on stdin/stdout, so that the benchmark can alternate one
 evaluation here with one of fiberscope's: `ready <startup s>` once warm, then for every `run` line a
-`ms <milliseconds>` line, and on `quit` a `peak <MiB>` line. ndtm prints one JSON line.
+`ms <wall ms> <CPU ms>` line, and on `quit` a `peak <MiB>` line. ndtm prints one JSON line.
 """
 
 import json
@@ -282,9 +282,9 @@ def serve_grad(out, name, warmup):
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == 'run':
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             once()
-            print(f'ms {1000 * (time.perf_counter() - t):.3f}', flush=True)
+            print(f'ms {1000 * (time.perf_counter() - t):.3f} {1000 * (time.process_time() - c):.3f}', flush=True)
         elif cmd == 'quit':
             break
     print(f'peak {peak_mib():.1f}', flush=True)

@@ -12,7 +12,10 @@ import { mlp } from '../../fixtures/models.ts';
 
 async function gradientOf(source: Model | string, x: Float32Array): Promise<Float32Array> {
   const s = await openSession(source);
-  const out = await s.run({ x: tensor('float32', [4, 8], x), d_y: tensor('float32', [4, 6], new Float32Array(24).fill(1)) });
+  const out = await s.run({
+    x: tensor('float32', [4, 8], x),
+    d_y: tensor('float32', [4, 6], new Float32Array(24).fill(1)),
+  });
   return out['d_x']!.data as Float32Array;
 }
 
