@@ -11,8 +11,8 @@
  *   ndtm:     the NDTM sampler, chexpert-classifier preset (DDIM, per-timestep target) with the UNet
  *             prior and a ResNet-18 extractor at 224², K samples of one query, against a PyTorch loop
  *             (bench/pytorch/vs_pytorch.py ndtm) on the same weights, γ, learning rates and DDIM
- *             coefficients. Ours runs twice (a first run with an empty cache, then a second one),
- *             PyTorch once; printed: start-up, median [min–max] guided-step time, whole-run time, peak RSS.
+ *             coefficients. Ours runs three times (a first run with an empty cache, a second one, a
+ *             third without onnxruntime's memory arena), PyTorch once; printed: start-up, median [min–max] guided-step time, whole-run time, peak RSS.
  *
  *   FIBERSCOPE_TORCH_VENV=/path/to/venv node --import tsx bench/vs-pytorch.ts
  *        [--threads 2] [--runs 10] [--warmup 3] [--only NAME|ndtm] [--steps 20] [--inner-steps 4] [--k 4]
@@ -47,6 +47,8 @@ const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
     provider: { type: 'string', default: 'cpu' },
+    // Internal: the NDTM side's runtime without onnxruntime's memory arena.
+    'no-arena': { type: 'boolean', default: false },
     runs: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     only: { type: 'string' },
@@ -60,7 +62,12 @@ const { values } = parseArgs({
 });
 const threads = Number(values.threads);
 const provider = values.provider as NonNullable<RuntimeOptions['provider']>;
-const runtime: RuntimeOptions = { provider, intraOpThreads: threads, interOpThreads: 1 };
+const runtime: RuntimeOptions = {
+  provider,
+  intraOpThreads: threads,
+  interOpThreads: 1,
+  ...(values['no-arena'] ? { memoryArena: false } : {}),
+};
 /** Where PyTorch runs: the CPU next to ours on the CPU, CUDA next to a GPU provider. */
 const torchDevice = ['--threads', String(threads), '--device', provider === 'cpu' ? 'cpu' : 'cuda'];
 const here = dirname(fileURLToPath(import.meta.url));
@@ -381,6 +388,7 @@ async function ndtm(python: string): Promise<void> {
     ];
     const first = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
     const second = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
+    const noArena = runJson(process.execPath, [...args, ...pass, '--k', values.k!, '--no-arena'], env);
     const torch = runJson(python, [script, 'ndtm', dir, planFile, ...torchDevice]);
     const guidedSteps = p.steps.filter((s) => s.gamma > 0).length;
     console.log(
@@ -393,6 +401,7 @@ async function ndtm(python: string): Promise<void> {
       )} ms, run ${r.run.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB${r.finite ? '' : ' (NON-FINITE samples)'}`;
     console.log(line('fiberscope, first run', first));
     console.log(line('fiberscope, second run', second));
+    console.log(line('second, arena off', noArena));
     console.log(line('PyTorch eager', torch));
     const best = second;
     console.log(
