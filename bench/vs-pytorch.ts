@@ -47,6 +47,9 @@ const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
     provider: { type: 'string', default: 'cpu' },
+    // Thread pools spin-wait by default (ONNX Runtime's and PyTorch's OpenMP); on a loaded machine
+    // that measures the load more than the code, so both sides wait passively unless --spin.
+    spin: { type: 'boolean', default: false },
     // Internal: the NDTM side's runtime without onnxruntime's memory arena.
     'no-arena': { type: 'boolean', default: false },
     runs: { type: 'string', default: '10' },
@@ -66,8 +69,10 @@ const runtime: RuntimeOptions = {
   provider,
   intraOpThreads: threads,
   interOpThreads: 1,
+  spinning: values.spin,
   ...(values['no-arena'] ? { memoryArena: false } : {}),
 };
+const torchEnv = { ...process.env, OMP_WAIT_POLICY: values.spin ? 'ACTIVE' : 'PASSIVE' };
 /** Where PyTorch runs: the CPU next to ours on the CPU, CUDA next to a GPU provider. */
 const torchDevice = ['--threads', String(threads), '--device', provider === 'cpu' ? 'cpu' : 'cuda'];
 const here = dirname(fileURLToPath(import.meta.url));
@@ -140,8 +145,8 @@ class Side {
     this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     child.stderr.on('data', (d: Buffer) => process.stderr.write(`  [${label}] ${d.toString()}`));
   }
-  static start(label: string, command: string, args: string[]): Side {
-    return new Side(label, spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+  static start(label: string, command: string, args: string[], env = process.env): Side {
+    return new Side(label, spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env }));
   }
   async expect(word: string): Promise<number[]> {
     for (;;) {
@@ -188,20 +193,18 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
     String(threads),
     '--provider',
     provider,
+    ...(values.spin ? ['--spin'] : []),
     '--warmup',
     values.warmup!,
   ]);
   const [oursReady] = await ours.expect('ready');
   // Started after ours is warm, so that the two start-ups do not share the cores.
-  const torch = Side.start('pytorch', python, [
-    script,
-    'serve-grad',
-    dir,
-    name,
-    ...torchDevice,
-    '--warmup',
-    values.warmup!,
-  ]);
+  const torch = Side.start(
+    'pytorch',
+    python,
+    [script, 'serve-grad', dir, name, ...torchDevice, '--warmup', values.warmup!],
+    torchEnv,
+  );
   const [torchReady] = await torch.expect('ready');
   const row: GradientRow = {
     name,
@@ -389,7 +392,7 @@ async function ndtm(python: string): Promise<void> {
     const first = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
     const second = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
     const noArena = runJson(process.execPath, [...args, ...pass, '--k', values.k!, '--no-arena'], env);
-    const torch = runJson(python, [script, 'ndtm', dir, planFile, ...torchDevice]);
+    const torch = runJson(python, [script, 'ndtm', dir, planFile, ...torchDevice], torchEnv);
     const guidedSteps = p.steps.filter((s) => s.gamma > 0).length;
     console.log(
       `\nNDTM: chexpert-classifier preset, n=${p.steps.length} (${guidedSteps} guided) N=${p.innerSteps} K=${p.k}, ` +

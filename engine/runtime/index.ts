@@ -26,6 +26,11 @@ export interface RuntimeOptions {
    * sessions peaks at the largest run rather than the sum of them, for a little time per run.
    */
   memoryArena?: boolean;
+  /**
+   * Whether idle intra-op threads spin waiting for work (default on, onnxruntime's default). Off
+   * suits machines shared with other processes, where spinning threads take cores from them.
+   */
+  spinning?: boolean;
 }
 
 export type TensorType = 'float32' | 'float64' | 'int64';
@@ -109,6 +114,7 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
     ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
     interOpNumThreads: o.interOpThreads ?? 1,
     enableCpuMemArena: o.memoryArena ?? true,
+    ...(o.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
   };
@@ -191,7 +197,7 @@ const cache = new Map<string, Promise<ModelSession>>();
 function cacheKey(source: Uint8Array | string, o: RuntimeOptions): string {
   const id =
     typeof source === 'string' ? `path:${source}` : `sha256:${createHash('sha256').update(source).digest('hex')}`;
-  return `${o.provider ?? 'cpu'}|${o.intraOpThreads ?? 0}|${o.interOpThreads ?? 1}|${o.memoryArena ?? true}|${id}`;
+  return `${o.provider ?? 'cpu'}|${o.intraOpThreads ?? 0}|${o.interOpThreads ?? 1}|${o.memoryArena ?? true}|${o.spinning ?? true}|${id}`;
 }
 
 async function create(source: Uint8Array | string, o: RuntimeOptions, label: string): Promise<ModelSession> {
