@@ -55,6 +55,9 @@ class Interposed implements ObjectStore {
   list(prefix: string) {
     return this.inner.list(prefix);
   }
+  listFolders(folder: string) {
+    return this.inner.listFolders(folder);
+  }
   delete(key: string) {
     return this.inner.delete(key);
   }
