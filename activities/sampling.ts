@@ -8,6 +8,7 @@ import type { LoadedPair, RowContext } from '../runs/fibers.ts';
 import { validateProbes } from '../engine/metrics/probes.ts';
 import type { ChwShape, ProbeName } from '../engine/metrics/probes.ts';
 import { readDatasetEntry } from '../store/dataset.ts';
+import { readRunImages } from './listing.ts';
 import type { DatasetEntry } from '../store/dataset.ts';
 import { encodePng } from '../store/images.ts';
 import { readNpy, writeNpy } from '../store/npy.ts';
@@ -41,7 +42,17 @@ export interface ShardResult {
 export interface ShardHooks {
   /** Called after each batch with the index of the next image to sample (the heartbeat). */
   progress?: (nextImage: number, done: { images: number; samples: number }) => void | Promise<void>;
+  /** Called after each batch this call sampled and stored (not for batches an earlier attempt stored). */
+  stored?: (batch: StoredBatch) => void;
   signal?: AbortSignal;
+}
+
+/** A batch whose rows are in the store: its first image (the key of its part) and its counts. */
+export interface StoredBatch {
+  firstImage: number;
+  images: number;
+  okRows: number;
+  errorRows: number;
 }
 
 export function samplerOptionsOf(config: RunConfig): SamplerOptions {
@@ -72,10 +83,8 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
   const { store } = deps;
   const layout = runLayout(input.runId);
   const config = parseRunConfig(await store.get(layout.manifest), layout.manifest);
-  const entries = JSON.parse(new TextDecoder().decode(await store.get(layout.images))) as DatasetEntry[];
-  if (input.start < 0 || input.end > entries.length || input.start > input.end) {
-    throw new InputError('shard', `range ${input.start}..${input.end} outside the run's ${entries.length} images`);
-  }
+  // Only the shard's own images: the listing pages that cover it.
+  const entries = await readRunImages(store, config, input.start, input.end);
   const tableKey = layout.shardTable(input.shard);
   const pair = await deps.loadPair(config);
   const options = samplerOptionsOf(config);
@@ -88,7 +97,8 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
     const last = Math.min(first + batchImages, input.end);
     const partKey = layout.shardPart(input.shard, first);
     if (!(await store.exists(partKey + '.json'))) {
-      await sampleBatch(deps, config, pair, options, probes, entries.slice(first, last), K, partKey, hooks.signal);
+      const rows = await sampleBatch(deps, config, pair, options, probes, entries.slice(first - input.start, last - input.start), K, partKey, hooks.signal);
+      hooks.stored?.({ firstImage: first, images: last - first, ...rows });
     }
     await hooks.progress?.(last, { images: last - input.start, samples: (last - input.start) * K });
   }
@@ -150,7 +160,7 @@ async function sampleBatch(
   K: number,
   partKey: string,
   signal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<{ okRows: number; errorRows: number }> {
   const { store } = deps;
   const layout = runLayout(config.runId);
   const prior = pair.objective.prior;
@@ -193,4 +203,6 @@ async function sampleBatch(
   await store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes));
   await store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim]));
   await store.put(partKey + '.json', json({ images: imageRows, featureIds } satisfies BatchPart));
+  const okRows = sampleRows.filter((r) => r.status === 'ok').length;
+  return { okRows, errorRows: sampleRows.length - okRows };
 }
