@@ -22,6 +22,8 @@ export interface SamplingWorkerOptions {
   /** Shards sampled at once by this worker; default 1 (one per device: a batch already fills it). */
   slots?: number;
   identity?: string;
+  /** Fewest milliseconds between two batch reports of one shard attempt to its workflow; default 1000. */
+  batchReportMs?: number;
 }
 
 /**
@@ -30,7 +32,10 @@ export interface SamplingWorkerOptions {
  */
 export async function createSamplingWorker(options: SamplingWorkerOptions): Promise<Worker> {
   const client = new Client({ connection: options.connection, namespace: options.namespace });
-  const reports = { send: (workflowId: string, report: StoredBatches) => client.workflow.getHandle(workflowId).signal(batchesStoredSignal, report) };
+  const reports = {
+    send: (workflowId: string, report: StoredBatches) => client.workflow.getHandle(workflowId).signal(batchesStoredSignal, report),
+    ...(options.batchReportMs === undefined ? {} : { everyMs: options.batchReportMs }),
+  };
   return await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
