@@ -67,6 +67,20 @@ interface BatchPart {
 
 const json = (v: unknown) => JSON.stringify(v);
 
+/** Object reads and writes of one batch in flight at once: an S3 round trip each, so they overlap. */
+const IO_CONCURRENCY = 16;
+
+/** `fn` over `items` with at most IO_CONCURRENCY calls pending; results in the order of `items`. */
+async function inParallel<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(IO_CONCURRENCY, items.length) }, lane));
+  return out;
+}
+
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -110,13 +124,16 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
   const featureIds: string[] = [];
   const featureChunks: Float32Array[] = [];
   let featureDim = 0;
-  for (const key of partKeys) {
+  const parts = await inParallel(partKeys, async (key) => {
     const base = key.slice(0, -'.json'.length);
     const part = JSON.parse(new TextDecoder().decode(await store.get(key))) as BatchPart;
+    const rows = readSampleRows(await store.get(base + '.arrow'), base + '.arrow');
+    return { part, rows, features: part.featureIds.length > 0 ? readNpy(await store.get(base + '.npy'), base + '.npy') : null };
+  });
+  for (const { part, rows, features: f } of parts) {
     imageRows.push(...part.images);
-    sampleRows.push(...readSampleRows(await store.get(base + '.arrow'), base + '.arrow'));
-    if (part.featureIds.length > 0) {
-      const f = readNpy(await store.get(base + '.npy'), base + '.npy');
+    sampleRows.push(...rows);
+    if (f !== null) {
       featureDim = f.shape[1] ?? 0;
       featureIds.push(...part.featureIds);
       featureChunks.push(f.data);
@@ -128,17 +145,17 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
     features.set(c, offset);
     offset += c.length;
   }
-  await store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.images.arrow'), imageRowsToIpc(imageRows));
-  await store.put(
-    layout.shardTable(input.shard).replace(/\.arrow$/, '.features.npy'),
-    writeNpy(features, [featureIds.length, featureDim]),
-  );
-  await store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.json'), json(featureIds));
+  await Promise.all([
+    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.images.arrow'), imageRowsToIpc(imageRows)),
+    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.npy'), writeNpy(features, [featureIds.length, featureDim])),
+    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.json'), json(featureIds)),
+  ]);
+  // The sample table goes last: its presence marks the shard as done.
   await store.put(tableKey, sampleRowsToIpc(sampleRows, probes));
-  for (const key of partKeys) {
+  await inParallel(partKeys, async (key) => {
     const base = key.slice(0, -'.json'.length);
     await Promise.all([store.delete(base + '.arrow'), store.delete(base + '.npy'), store.delete(key)]);
-  }
+  });
   const okRows = sampleRows.filter((r) => r.status === 'ok').length;
   return {
     shard: input.shard,
@@ -169,29 +186,37 @@ async function sampleBatch(
   const queries: FiberQuery[] = [];
   const sampleRows: SampleRow[] = [];
   const imageRows: ImageRow[] = [];
-  for (const entry of entries) {
+  const decoded = await inParallel(entries, async (entry) => {
     try {
       const bytes = await readDatasetEntry(config.dataset, entry);
-      const image = decodeQuery(bytes, `image ${entry.imageId}`, entry.key, prior, config.resizeQueries);
-      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
+      return decodeQuery(bytes, `image ${entry.imageId}`, entry.key, prior, config.resizeQueries);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, errorText(err)));
-      imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, errorText(err)));
+      return err;
+    }
+  });
+  for (const [i, entry] of entries.entries()) {
+    const image = decoded[i]!;
+    if (image instanceof InputError) {
+      for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, errorText(image)));
+      imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, errorText(image)));
+    } else {
+      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
     }
   }
   const measured = await measureFibers(pair, options, probes, queries, ctx, signal ? { signal } : {});
   const featureIds: string[] = [];
   const featureDim = pair.objective.featureDim;
   const features = new Float32Array(measured.length * featureDim);
+  const pngs: { key: string; image: Float32Array }[] = [];
   for (const m of measured) {
     const queryKey = layout.queryImage(m.query.imageId);
-    await store.put(queryKey, encodePng(m.query.image, shape, prior.imageRange), 'image/png');
+    pngs.push({ key: queryKey, image: m.query.image });
     for (const [i, row] of m.rows.entries()) {
       const sample = m.samples[i];
       if (sample) {
         row.image_key = layout.sampleImage(row.image_id, row.sample_index);
-        await store.put(row.image_key, encodePng(sample, shape, prior.imageRange), 'image/png');
+        pngs.push({ key: row.image_key, image: sample });
       }
       sampleRows.push(row);
     }
@@ -199,9 +224,12 @@ async function sampleBatch(
     features.set(m.queryFeatures, featureIds.length * featureDim);
     featureIds.push(m.query.imageId);
   }
+  await inParallel(pngs, ({ key, image }) => store.put(key, encodePng(image, shape, prior.imageRange), 'image/png'));
+  await Promise.all([
+    store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes)),
+    store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim])),
+  ]);
   // The .json is written last: its presence marks the batch as done.
-  await store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes));
-  await store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim]));
   await store.put(partKey + '.json', json({ images: imageRows, featureIds } satisfies BatchPart));
   const okRows = sampleRows.filter((r) => r.status === 'ok').length;
   return { okRows, errorRows: sampleRows.length - okRows };
