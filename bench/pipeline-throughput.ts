@@ -14,7 +14,7 @@
  *      history: the same for either size) and the peak RSS (VmHWM) of both workers (goal: flat).
  *
  *   eval "$(infra/services.sh env)"; node --import tsx bench/pipeline-throughput.ts [--images 800]
- *        [--batch-images 16] [--shard-size 100] [--window 4] [--scale-entries 10000] [--executions 3]
+ *        [--batch-images 16] [--shard-size 100] [--window 4] [--scale-entries 10000] [--scale-shard 100] [--executions 3]
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '4' },
     'scale-entries': { type: 'string', default: '10000' },
     executions: { type: 'string', default: '3' },
+    'scale-shard': { type: 'string', default: '100' },
   },
 });
 const N = Number(values.images);
@@ -51,6 +52,7 @@ const shardSize = Number(values['shard-size']);
 const window = Number(values.window);
 const scaleEntries = Number(values['scale-entries']);
 const executions = Number(values.executions);
+const scaleShard = Number(values['scale-shard']);
 
 const bucket = useServiceEnvironment();
 const prefix = uniqueName('bench/pipeline');
@@ -147,7 +149,7 @@ try {
   console.log(`  ratio            ${fmt(localSeconds / temporalSeconds, 2)} (goal >= 0.9)`);
 
   // 2. Scale: bounded history per execution and flat worker memory, M vs 10·M entries.
-  const scaleShard = 200;
+
   const options: AuditOptions = { window: 2, shardsPerExecution: 2 };
   console.log(`scale: manifests of keys, shards of ${scaleShard}, ${options.shardsPerExecution} shards per execution, ${executions} executions then terminated`);
   for (const entries of [scaleEntries, 10 * scaleEntries]) {
