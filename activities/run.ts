@@ -32,6 +32,8 @@ export interface NewRun {
   limit?: number;
   /** A separate set of real images for the nearest-neighbour baseline (default: the run's own images). */
   reference?: string;
+  /** Set when a Temporal Schedule started the run. */
+  schedule?: { id: string; actionTime: string };
 }
 
 /**
@@ -91,6 +93,7 @@ export async function createRun(store: ObjectStore, spec: NewRun): Promise<RunCo
     listing: { pageSize: LISTING_PAGE_SIZE },
     shards: planShards(imageCount, spec.shardSize),
     reference: spec.reference === undefined ? null : spec.reference.startsWith('s3://') ? spec.reference : resolve(spec.reference),
+    schedule: spec.schedule ?? null,
   };
   // The manifest goes last: a run exists once its manifest does.
   await store.put(layout.manifest, JSON.stringify(config, null, 2), 'application/json');

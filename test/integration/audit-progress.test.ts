@@ -20,7 +20,7 @@ import { tinyImage, tinySampler, writeTinyPair } from '../fixtures/tiny-pair.ts'
 import type { TinyPair } from '../fixtures/tiny-pair.ts';
 import { captureStdout } from '../unit/cli/fixtures.ts';
 import { connectTemporal, s3Store, temporalSettings, uniqueName, useServiceEnvironment } from './services.ts';
-import { Gate } from './stores.ts';
+import { Gate } from './interposed.ts';
 
 useServiceEnvironment();
 const controlQueue = uniqueName('test-progress-control');

@@ -28,7 +28,7 @@ import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { captureStdout } from '../unit/cli/fixtures.ts';
-import { Gate, OutageOnce } from './stores.ts';
+import { Gate, OutageOnce } from './interposed.ts';
 import { connectTemporal, s3Store, temporalSettings, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
 
 const bucket = useServiceEnvironment();

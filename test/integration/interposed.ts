@@ -22,6 +22,9 @@ export class Interposed implements ObjectStore {
   list(prefix: string) {
     return this.inner.list(prefix);
   }
+  listFolders(folder: string) {
+    return this.inner.listFolders(folder);
+  }
   delete(key: string) {
     return this.inner.delete(key);
   }
