@@ -11,6 +11,7 @@ import { readDatasetEntry } from '../store/dataset.ts';
 import type { DatasetEntry } from '../store/dataset.ts';
 import { encodePng } from '../store/images.ts';
 import { readNpy, writeNpy } from '../store/npy.ts';
+import { isErrno, ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { runLayout } from '../store/layout.ts';
 import { imageRowsToIpc } from '../store/image-tables.ts';
@@ -20,9 +21,47 @@ import type { SampleRow } from '../store/tables.ts';
 
 export type PairLoader = (config: RunConfig) => Promise<LoadedPair>;
 
+/** Why a row is an error row, for operators' counts; the row's `error` says it in words. */
+export type ErrorKind = 'image_missing' | 'image_invalid' | 'sample_non_finite';
+
+/** One batch sampled and stored. */
+export interface BatchOutcome {
+  images: number;
+  /** Images none of whose samples is ok (unreadable, or every sample non-finite). */
+  errorImages: number;
+  okSamples: number;
+  errorRows: Partial<Record<ErrorKind, number>>;
+  seconds: number;
+}
+
+/** What a worker counts for its operators (Prometheus metrics); the sampling itself never reads it. */
+export interface SamplingObserver {
+  batchSampled(outcome: BatchOutcome): void;
+  /** A batch found already stored by an earlier attempt: not sampled again. */
+  batchSkipped(): void;
+  shardEnded(outcome: 'completed' | 'handed_back' | 'failed', seconds: number): void;
+}
+
 export interface SamplingDeps {
   store: ObjectStore;
   loadPair: PairLoader;
+  observer?: SamplingObserver;
+  /**
+   * Aborted when the worker begins to shut down: a shard stops at the next batch boundary (the
+   * running batch finishes and is stored) and is handed back to Temporal for another worker.
+   */
+  shutdown?: AbortSignal;
+}
+
+/** Thrown at a batch boundary once the worker shuts down: retryable, so the shard resumes elsewhere. */
+export class ShardHandedBack extends Error {
+  override readonly name = 'ShardHandedBack';
+  constructor(
+    readonly shard: string,
+    readonly nextImage: number,
+  ) {
+    super(`worker shutting down: shard ${shard} handed back at image ${nextImage}; the stored batches are kept`);
+  }
 }
 
 export interface ShardInput extends ShardSpec {
@@ -88,7 +127,12 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
     const last = Math.min(first + batchImages, input.end);
     const partKey = layout.shardPart(input.shard, first);
     if (!(await store.exists(partKey + '.json'))) {
-      await sampleBatch(deps, config, pair, options, probes, entries.slice(first, last), K, partKey, hooks.signal);
+      if (deps.shutdown?.aborted) throw new ShardHandedBack(input.shard, first);
+      const batchStarted = performance.now();
+      const outcome = await sampleBatch(deps, config, pair, options, probes, entries.slice(first, last), K, partKey, hooks.signal);
+      deps.observer?.batchSampled({ ...outcome, seconds: (performance.now() - batchStarted) / 1000 });
+    } else {
+      deps.observer?.batchSkipped();
     }
     await hooks.progress?.(last, { images: last - input.start, samples: (last - input.start) * K });
   }
@@ -150,7 +194,7 @@ async function sampleBatch(
   K: number,
   partKey: string,
   signal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<Omit<BatchOutcome, 'seconds'>> {
   const { store } = deps;
   const layout = runLayout(config.runId);
   const prior = pair.objective.prior;
@@ -159,22 +203,36 @@ async function sampleBatch(
   const queries: FiberQuery[] = [];
   const sampleRows: SampleRow[] = [];
   const imageRows: ImageRow[] = [];
+  const errorRows: Partial<Record<ErrorKind, number>> = {};
+  const countErrors = (kind: ErrorKind, n: number) => (errorRows[kind] = (errorRows[kind] ?? 0) + n);
   for (const entry of entries) {
+    const name = `image ${entry.imageId}`;
+    let failure: { kind: ErrorKind; message: string };
     try {
       const bytes = await readDatasetEntry(config.dataset, entry);
-      const image = decodeQuery(bytes, `image ${entry.imageId}`, entry.key, prior, config.resizeQueries);
+      const image = decodeQuery(bytes, name, entry.key, prior, config.resizeQueries);
       queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
+      continue;
     } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, errorText(err)));
-      imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, errorText(err)));
+      // A dataset object that is gone fails the same way on every attempt: an error row, not a retry.
+      if (err instanceof ObjectNotFoundError) failure = { kind: 'image_missing', message: `${name}: ${err.message}` };
+      else if (isErrno(err, 'ENOENT')) failure = { kind: 'image_missing', message: `${name}: no file '${entry.key}' in the dataset` };
+      else if (err instanceof InputError) failure = { kind: 'image_invalid', message: errorText(err) };
+      else throw err;
     }
+    for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, failure.message));
+    imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, failure.message));
+    countErrors(failure.kind, K);
   }
   const measured = await measureFibers(pair, options, probes, queries, ctx, signal ? { signal } : {});
   const featureIds: string[] = [];
   const featureDim = pair.objective.featureDim;
   const features = new Float32Array(measured.length * featureDim);
+  let okSamples = 0;
   for (const m of measured) {
+    const nonFinite = m.rows.filter((r) => r.status === 'error').length;
+    if (nonFinite > 0) countErrors('sample_non_finite', nonFinite);
+    okSamples += m.rows.length - nonFinite;
     const queryKey = layout.queryImage(m.query.imageId);
     await store.put(queryKey, encodePng(m.query.image, shape, prior.imageRange), 'image/png');
     for (const [i, row] of m.rows.entries()) {
@@ -193,4 +251,5 @@ async function sampleBatch(
   await store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes));
   await store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim]));
   await store.put(partKey + '.json', json({ images: imageRows, featureIds } satisfies BatchPart));
+  return { images: entries.length, errorImages: imageRows.filter((r) => r.status === 'error').length, okSamples, errorRows };
 }
