@@ -182,10 +182,14 @@ test('a sampling worker given SIGTERM mid-shard stores its running batch, hands 
   const doneAtSignal = await counter(worker, 'fiberscope_images_processed_total', { status: 'ok' });
   const signalled = Date.now();
   worker.child.kill('SIGTERM');
-  const readiness = await fetch(`http://127.0.0.1:${worker.port}/readyz`).then(
-    (r) => r.status,
-    () => 'closed',
-  );
+  let readiness = 200 as number | 'closed';
+  await until('the worker to turn not-ready', async () => {
+    readiness = await fetch(`http://127.0.0.1:${worker.port}/readyz`).then(
+      (r) => r.status,
+      () => 'closed' as const,
+    );
+    return readiness !== 200;
+  }, 10_000);
   assert.ok(readiness === 503 || readiness === 'closed', `not ready while draining: ${readiness}`);
   const { code } = await worker.exited;
   const seconds = (Date.now() - signalled) / 1000;
