@@ -3,9 +3,11 @@ import { runLayout } from '../store/layout.ts';
 import { createRun } from './run.ts';
 import type { NewRun } from './run.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
+import type { RunConfig } from '../runs/manifest.ts';
 import { sampleShard } from './sampling.ts';
 import type { PairLoader, ShardResult } from './sampling.ts';
 import { embedReference } from './reference.ts';
+import { writeRunStatus } from '../runs/status.ts';
 import { summarizeRun } from './summary.ts';
 import type { SummaryResult } from './summary.ts';
 
@@ -41,9 +43,34 @@ export async function runLocalAudit(spec: NewRun | { resume: string }, opts: Loc
     'resume' in spec
       ? parseRunConfig(await store.get(runLayout(spec.resume).manifest), runLayout(spec.resume).manifest)
       : await createRun(store, spec);
+  await writeRunStatus(store, config.runId, { state: 'running', engine: 'local', phase: 'sampling' });
+  try {
+    const result = await sampleAndSummarize(config, opts);
+    await writeRunStatus(store, config.runId, { state: 'done', engine: 'local', phase: 'done' });
+    return result;
+  } catch (err) {
+    // Recorded so the catalogue says why; the shards and batches already stored stay for --resume.
+    const error = { kind: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) };
+    await writeRunStatus(store, config.runId, { state: 'failed', engine: 'local', error }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function sampleAndSummarize(config: RunConfig, opts: LocalEngineOptions): Promise<LocalAuditResult> {
+  const { store } = opts;
   const layout = runLayout(config.runId);
+  // A local run refreshes its status while it samples: a stale `running` means the process is gone.
+  let refreshed = Date.now();
+  const refresh = () => {
+    if (Date.now() - refreshed < 30_000) return;
+    refreshed = Date.now();
+    void writeRunStatus(store, config.runId, { state: 'running', engine: 'local', phase: 'sampling' }).catch(() => undefined);
+  };
   const progress: LocalProgress = { imagesDone: 0, imagesTotal: config.imageCount, shardsDone: 0, shardsTotal: config.shards.length };
-  const report = () => opts.onProgress?.({ ...progress });
+  const report = () => {
+    refresh();
+    opts.onProgress?.({ ...progress });
+  };
   report();
   const queue = [...config.shards];
   const results: ShardResult[] = [];
