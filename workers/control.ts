@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
@@ -8,6 +6,7 @@ import { createStorageActivities } from '../activities/storage.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { TASK_QUEUES } from '../workflows/task-queues.ts';
 import { failureInterceptors } from './failures.ts';
+import { workflowBundlerOptions, workflowsPath } from './workflow-bundle.ts';
 
 export interface ControlWorkerOptions {
   connection: NativeConnection;
@@ -25,12 +24,6 @@ export interface ShutdownTimes {
   shutdownForceTime: Duration;
 }
 
-/** The workflows bundle entry: the .ts source when run from source, the compiled .js from dist/. */
-function workflowsPath(): string {
-  const source = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-  return existsSync(source) ? source : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-}
-
 /** A worker on the control queue running every workflow (the audit among them) and the control activities over `store`. */
 export async function createControlWorker(options: ControlWorkerOptions): Promise<Worker> {
   return await Worker.create({
@@ -38,6 +31,7 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUES.control,
     workflowsPath: workflowsPath(),
+    bundlerOptions: workflowBundlerOptions(),
     activities: { ...createStorageActivities({ store: options.store }), ...createControlActivities({ store: options.store }) },
     interceptors: { activity: [failureInterceptors] },
     ...(options.identity === undefined ? {} : { identity: options.identity }),

@@ -8,6 +8,7 @@ import { serve } from './serve.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
 import { worker } from './worker.ts';
+import { cross } from './cross.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
@@ -17,6 +18,7 @@ export const commands: CommandSpec[] = [
   worker,
   planned('check', 'Regression gate: compare a run with a baseline, exit 1 on drift'),
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
+  cross,
   report,
   serve,
   models,
