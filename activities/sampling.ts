@@ -12,6 +12,7 @@ import { readRunImages } from './listing.ts';
 import type { DatasetEntry } from '../store/dataset.ts';
 import { encodePng } from '../store/images.ts';
 import { readNpy, writeNpy } from '../store/npy.ts';
+import { isErrno, ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { runLayout } from '../store/layout.ts';
 import { imageRowsToIpc } from '../store/image-tables.ts';
@@ -21,9 +22,47 @@ import type { SampleRow } from '../store/tables.ts';
 
 export type PairLoader = (config: RunConfig) => Promise<LoadedPair>;
 
+/** Why a row is an error row, for operators' counts; the row's `error` says it in words. */
+export type ErrorKind = 'image_missing' | 'image_invalid' | 'sample_non_finite';
+
+/** One batch sampled and stored. */
+export interface BatchOutcome {
+  images: number;
+  /** Images none of whose samples is ok (unreadable, or every sample non-finite). */
+  errorImages: number;
+  okSamples: number;
+  errorRows: Partial<Record<ErrorKind, number>>;
+  seconds: number;
+}
+
+/** What a worker counts for its operators (Prometheus metrics); the sampling itself never reads it. */
+export interface SamplingObserver {
+  batchSampled(outcome: BatchOutcome): void;
+  /** A batch found already stored by an earlier attempt: not sampled again. */
+  batchSkipped(): void;
+  shardEnded(outcome: 'completed' | 'handed_back' | 'failed', seconds: number): void;
+}
+
 export interface SamplingDeps {
   store: ObjectStore;
   loadPair: PairLoader;
+  observer?: SamplingObserver;
+  /**
+   * Aborted when the worker begins to shut down: a shard stops at the next batch boundary (the
+   * running batch finishes and is stored) and is handed back to Temporal for another worker.
+   */
+  shutdown?: AbortSignal;
+}
+
+/** Thrown at a batch boundary once the worker shuts down: retryable, so the shard resumes elsewhere. */
+export class ShardHandedBack extends Error {
+  override readonly name = 'ShardHandedBack';
+  constructor(
+    readonly shard: string,
+    readonly nextImage: number,
+  ) {
+    super(`worker shutting down: shard ${shard} handed back at image ${nextImage}; the stored batches are kept`);
+  }
 }
 
 export interface ShardInput extends ShardSpec {
@@ -111,8 +150,14 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
     const last = Math.min(first + batchImages, input.end);
     const partKey = layout.shardPart(input.shard, first);
     if (!(await store.exists(partKey + '.json'))) {
-      const rows = await sampleBatch(deps, config, pair, options, probes, entries.slice(first - input.start, last - input.start), K, partKey, hooks.signal);
-      hooks.stored?.({ firstImage: first, images: last - first, ...rows });
+      if (deps.shutdown?.aborted) throw new ShardHandedBack(input.shard, first);
+      const batchStarted = performance.now();
+      const outcome = await sampleBatch(deps, config, pair, options, probes, entries.slice(first - input.start, last - input.start), K, partKey, hooks.signal);
+      deps.observer?.batchSampled({ ...outcome, seconds: (performance.now() - batchStarted) / 1000 });
+      const errorRows = Object.values(outcome.errorRows).reduce((a, b) => a + b, 0);
+      hooks.stored?.({ firstImage: first, images: last - first, okRows: outcome.okSamples, errorRows });
+    } else {
+      deps.observer?.batchSkipped();
     }
     await hooks.progress?.(last, { images: last - input.start, samples: (last - input.start) * K });
   }
@@ -177,7 +222,7 @@ async function sampleBatch(
   K: number,
   partKey: string,
   signal: AbortSignal | undefined,
-): Promise<{ okRows: number; errorRows: number }> {
+): Promise<Omit<BatchOutcome, 'seconds'>> {
   const { store } = deps;
   const layout = runLayout(config.runId);
   const prior = pair.objective.prior;
@@ -186,30 +231,40 @@ async function sampleBatch(
   const queries: FiberQuery[] = [];
   const sampleRows: SampleRow[] = [];
   const imageRows: ImageRow[] = [];
-  const decoded = await inParallel(entries, async (entry) => {
+  const errorRows: Partial<Record<ErrorKind, number>> = {};
+  const countErrors = (kind: ErrorKind, n: number) => (errorRows[kind] = (errorRows[kind] ?? 0) + n);
+  const decoded = await inParallel(entries, async (entry): Promise<Float32Array | { kind: ErrorKind; message: string }> => {
+    const name = `image ${entry.imageId}`;
     try {
-      const bytes = await readDatasetEntry(config.dataset, entry);
-      return decodeQuery(bytes, `image ${entry.imageId}`, entry.key, prior, config.resizeQueries);
+      return decodeQuery(await readDatasetEntry(config.dataset, entry), name, entry.key, prior, config.resizeQueries);
     } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      return err;
+      // A dataset object that is gone fails the same way on every attempt: an error row, not a retry.
+      if (err instanceof ObjectNotFoundError) return { kind: 'image_missing', message: `${name}: ${err.message}` };
+      if (isErrno(err, 'ENOENT')) return { kind: 'image_missing', message: `${name}: no file '${entry.key}' in the dataset` };
+      if (err instanceof InputError) return { kind: 'image_invalid', message: errorText(err) };
+      throw err;
     }
   });
   for (const [i, entry] of entries.entries()) {
-    const image = decoded[i]!;
-    if (image instanceof InputError) {
-      for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, errorText(image)));
-      imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, errorText(image)));
-    } else {
-      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
+    const failure = decoded[i]!;
+    if (failure instanceof Float32Array) {
+      queries.push({ imageId: entry.imageId, image: failure, sampleIndices: Array.from({ length: K }, (_, k) => k) });
+      continue;
     }
+    for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, failure.message));
+    imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, failure.message));
+    countErrors(failure.kind, K);
   }
   const measured = await measureFibers(pair, options, probes, queries, ctx, signal ? { signal } : {});
   const featureIds: string[] = [];
   const featureDim = pair.objective.featureDim;
   const features = new Float32Array(measured.length * featureDim);
   const pngs: { key: string; image: Float32Array }[] = [];
+  let okSamples = 0;
   for (const m of measured) {
+    const nonFinite = m.rows.filter((r) => r.status === 'error').length;
+    if (nonFinite > 0) countErrors('sample_non_finite', nonFinite);
+    okSamples += m.rows.length - nonFinite;
     const queryKey = layout.queryImage(m.query.imageId);
     pngs.push({ key: queryKey, image: m.query.image });
     for (const [i, row] of m.rows.entries()) {
@@ -231,6 +286,5 @@ async function sampleBatch(
   ]);
   // The .json is written last: its presence marks the batch as done.
   await store.put(partKey + '.json', json({ images: imageRows, featureIds } satisfies BatchPart));
-  const okRows = sampleRows.filter((r) => r.status === 'ok').length;
-  return { okRows, errorRows: sampleRows.length - okRows };
+  return { images: entries.length, errorImages: imageRows.filter((r) => r.status === 'error').length, okSamples, errorRows };
 }

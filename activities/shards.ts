@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { runLayout } from '../store/layout.ts';
 import { readSampleRows } from '../store/tables.ts';
 import { embedReference } from './reference.ts';
-import { sampleShard } from './sampling.ts';
+import { sampleShard, ShardHandedBack } from './sampling.ts';
 import type { SamplingDeps, ShardInput, ShardResult, StoredBatch } from './sampling.ts';
 
 /** Heartbeat details of `sampleShard`: the first image of the shard not yet sampled. */
@@ -30,6 +30,8 @@ export interface BatchReports {
  * the durable record, the heartbeat only reports progress. A shard whose table exists is not sampled again.
  * With `reports`, the batches it stores are reported to its workflow (progress between shard completions;
  * best effort: a lost report only delays progress until the shard completes).
+ * When the worker shuts down, the running batch finishes, is stored and heartbeaten, and the shard is
+ * handed back (a retryable `ShardHandedBack` failure): Temporal retries it at once on another worker.
  */
 export function createSamplingActivities(deps: SamplingDeps & { reports?: BatchReports }) {
   return {
@@ -63,8 +65,10 @@ export function createSamplingActivities(deps: SamplingDeps & { reports?: BatchR
           .then(() => reports.send(workflowId!, report))
           .catch((err: unknown) => ctx.log.warn('batch report not delivered', { shard: input.shard, error: String(err) }));
       };
+      const started = performance.now();
+      let outcome: 'completed' | 'handed_back' | 'failed' = 'failed';
       try {
-        return await sampleShard(deps, input, {
+        const result = await sampleShard(deps, input, {
           progress: (nextImage) => {
             beat = { nextImage };
             ctx.heartbeat(beat);
@@ -72,9 +76,18 @@ export function createSamplingActivities(deps: SamplingDeps & { reports?: BatchR
           stored,
           signal: ctx.cancellationSignal,
         });
+        outcome = 'completed';
+        return result;
+      } catch (err) {
+        if (err instanceof ShardHandedBack) {
+          outcome = 'handed_back';
+          ctx.log.info('handing shard back', { shard: input.shard, nextImage: err.nextImage });
+        }
+        throw err;
       } finally {
         clearInterval(timer);
         await sending;
+        deps.observer?.shardEnded(outcome, (performance.now() - started) / 1000);
       }
     },
 

@@ -5,6 +5,14 @@
 #   infra/services.sh down     stop what `up` started (by pid file) and wait until the ports are free
 #   infra/services.sh status   what runs where; exits 0 when both are running and healthy, 3 otherwise
 #   infra/services.sh env      `export` lines for clients: eval "$(infra/services.sh env)"
+#   infra/services.sh stop temporal|s3    stop one server, keeping its data (Temporal's SQLite file,
+#                                         SeaweedFS's volumes), and wait until its ports are free
+#   infra/services.sh start temporal|s3   bring that server back on the same ports with the same data,
+#                                         and wait until it is healthy
+#
+# `up` and `start` record the settings below in $FIBERSCOPE_SERVICES_DIR/settings.env; later commands
+# on the same folder reuse them where the environment does not set them, so `stop`, `start` and `env`
+# need only FIBERSCOPE_SERVICES_DIR to find a server started on other ports.
 #
 # Settings (environment, with defaults):
 #   FIBERSCOPE_TOOLS_DIR           ${XDG_CACHE_HOME:-$HOME/.cache}/fiberscope/tools  built binaries, kept
@@ -31,6 +39,19 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=${FIBERSCOPE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fiberscope/tools}
 SERVICES=${FIBERSCOPE_SERVICES_DIR:-$REPO/.services}
 HOST=127.0.0.1
+
+SETTINGS_FILE=$SERVICES/settings.env
+SETTINGS_VARS=(FIBERSCOPE_TEMPORAL_PORT FIBERSCOPE_TEMPORAL_HTTP_PORT FIBERSCOPE_TEMPORAL_METRICS_PORT
+  FIBERSCOPE_TEMPORAL_NAMESPACE FIBERSCOPE_S3_PORT FIBERSCOPE_S3_MASTER_PORT FIBERSCOPE_S3_VOLUME_PORT
+  FIBERSCOPE_S3_FILER_PORT FIBERSCOPE_S3_BUCKET FIBERSCOPE_S3_ACCESS_KEY FIBERSCOPE_S3_SECRET_KEY FIBERSCOPE_S3_REGION)
+
+# Recorded settings fill in what the environment leaves unset (names checked: the file is ours, but
+# it is read as data, not sourced).
+if [[ -f $SETTINGS_FILE ]]; then
+  while IFS='=' read -r name value; do
+    case " ${SETTINGS_VARS[*]} " in *" $name "*) [[ -n ${!name:-} ]] || printf -v "$name" '%s' "$value" ;; esac
+  done <"$SETTINGS_FILE"
+fi
 
 TEMPORAL_PORT=${FIBERSCOPE_TEMPORAL_PORT:-7233}
 TEMPORAL_HTTP_PORT=${FIBERSCOPE_TEMPORAL_HTTP_PORT:-7243}
@@ -298,9 +319,51 @@ EOF
 
 # ---------------------------------------------------------------- commands
 
+record_settings() {
+  mkdir -p "$SERVICES"
+  local name values=(
+    "$TEMPORAL_PORT" "$TEMPORAL_HTTP_PORT" "$TEMPORAL_METRICS_PORT" "$TEMPORAL_NAMESPACE" "$S3_PORT"
+    "$S3_MASTER_PORT" "$S3_VOLUME_PORT" "$S3_FILER_PORT" "$S3_BUCKET" "$S3_ACCESS_KEY" "$S3_SECRET_KEY" "$S3_REGION")
+  local i=0
+  (umask 077 && for name in "${SETTINGS_VARS[@]}"; do printf '%s=%s\n' "$name" "${values[i]}"; i=$((i + 1)); done >"$SETTINGS_FILE.partial")
+  mv "$SETTINGS_FILE.partial" "$SETTINGS_FILE"
+}
+
+check_service_arg() {
+  [[ ${1:-} == temporal || ${1:-} == s3 ]] || die "expected a service name, temporal or s3, got '${1:-}'"
+}
+
+cmd_stop() {
+  local pid
+  check_service_arg "${1:-}"
+  case $1 in
+    temporal)
+      pid=$(running_pid "$TEMPORAL_DIR")
+      stop_service temporal "$TEMPORAL_DIR"
+      # shellcheck disable=SC2046
+      [[ -z $pid ]] || wait_ports_free $(ports_of $(temporal_ports))
+      ;;
+    s3)
+      pid=$(running_pid "$WEED_DIR")
+      stop_service s3 "$WEED_DIR" 30
+      # shellcheck disable=SC2046
+      [[ -z $pid ]] || wait_ports_free $(ports_of $(weed_ports))
+      ;;
+  esac
+}
+
+cmd_start() {
+  check_service_arg "${1:-}"
+  case $1 in
+    temporal) record_settings && up_temporal ;;
+    s3) record_settings && up_weed ;;
+  esac
+}
+
 ports_of() { local spec; for spec in "$@"; do printf '%s ' "${spec%%:*}"; done; }
 
 cmd_up() {
+  record_settings
   up_temporal
   up_weed
 }
@@ -355,8 +418,10 @@ case ${1:-} in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  stop) cmd_stop "${2:-}" ;;
+  start) cmd_start "${2:-}" ;;
   *)
-    echo "usage: infra/services.sh up | down | status | env   (settings: see the top of this file)" >&2
+    echo "usage: infra/services.sh up | down | status | env | stop temporal|s3 | start temporal|s3   (settings: see the top of this file)" >&2
     exit 2
     ;;
 esac

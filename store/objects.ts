@@ -80,7 +80,8 @@ function toBytes(body: Uint8Array | string): Uint8Array {
   return typeof body === 'string' ? new TextEncoder().encode(body) : body;
 }
 
-function isErrno(err: unknown, code: string): boolean {
+/** A Node system error with this code (ENOENT, EEXIST, ...). */
+export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
@@ -184,7 +185,7 @@ export interface S3StoreOptions {
   endpoint?: string;
   region?: string;
   /** Omitted: the AWS SDK's default credential chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Attempts per request, with exponential backoff between them on throttling, 5xx and network errors. Default 5. */
   maxAttempts?: number;
 }
@@ -294,23 +295,35 @@ function isNotFound(err: unknown): boolean {
   return false;
 }
 
-/** The S3 client settings that `openStore` reads from the environment (printed by `infra/services.sh env`). */
+/**
+ * The S3 client settings that `openStore` reads from the environment: the FIBERSCOPE_S3_* variables
+ * (printed by `infra/services.sh env`), each falling back to the standard AWS one when unset
+ * (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, AWS_REGION or AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID with
+ * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN); with no keys at all, the AWS SDK's credential chain.
+ */
 export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<S3StoreOptions, 'bucket' | 'prefix'> {
-  const accessKeyId = env.FIBERSCOPE_S3_ACCESS_KEY;
-  const secretAccessKey = env.FIBERSCOPE_S3_SECRET_KEY;
-  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    throw new InputError('FIBERSCOPE_S3_ACCESS_KEY/FIBERSCOPE_S3_SECRET_KEY', 'expected both set, or neither');
-  }
+  const pair = (idName: string, secretName: string) => {
+    const accessKeyId = env[idName] || undefined;
+    const secretAccessKey = env[secretName] || undefined;
+    if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+      throw new InputError(`${idName}/${secretName}`, 'expected both set, or neither');
+    }
+    return accessKeyId === undefined || secretAccessKey === undefined ? undefined : { accessKeyId, secretAccessKey };
+  };
+  const fiberscope = pair('FIBERSCOPE_S3_ACCESS_KEY', 'FIBERSCOPE_S3_SECRET_KEY');
+  const aws = pair('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY');
+  const credentials = fiberscope ?? (aws && env.AWS_SESSION_TOKEN ? { ...aws, sessionToken: env.AWS_SESSION_TOKEN } : aws);
+  const endpoint = env.FIBERSCOPE_S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
   return {
-    ...(env.FIBERSCOPE_S3_ENDPOINT ? { endpoint: env.FIBERSCOPE_S3_ENDPOINT } : {}),
-    region: env.FIBERSCOPE_S3_REGION || 'us-east-1',
-    ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    region: env.FIBERSCOPE_S3_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    ...(credentials === undefined ? {} : { credentials }),
   };
 }
 
 /**
  * Opens a store from a user's spec: a folder path or `file://` URL gives a FileStore, `s3://bucket/prefix`
- * an S3Store whose endpoint, region and credentials come from the FIBERSCOPE_S3_* environment.
+ * an S3Store whose endpoint, region and credentials come from the environment (`s3SettingsFromEnv`).
  */
 export function openStore(spec: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
   if (spec.trim() === '') throw new InputError('store', 'expected a folder path, a file:// URL or s3://bucket/prefix');

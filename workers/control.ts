@@ -1,11 +1,10 @@
-import { pathToFileURL } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
+import type { Duration } from '@temporalio/common';
 import { createControlActivities } from '../activities/control.ts';
 import { createStorageActivities } from '../activities/storage.ts';
-import { openStore } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { TASK_QUEUES } from '../workflows/task-queues.ts';
-import { storeSpecFromEnv, temporalSettingsFromEnv } from './env.ts';
 import { failureInterceptors } from './failures.ts';
 import { workflowBundlerOptions, workflowsPath } from './workflow-bundle.ts';
 
@@ -16,6 +15,13 @@ export interface ControlWorkerOptions {
   /** Default `control`; tests use their own queue so that they never meet another worker. */
   taskQueue?: string;
   identity?: string;
+  /** How long running tasks may take to finish at shutdown, and when to give up on them (workers/lifecycle.ts). */
+  shutdownTimes?: ShutdownTimes;
+}
+
+export interface ShutdownTimes {
+  shutdownGraceTime: Duration;
+  shutdownForceTime: Duration;
 }
 
 /** A worker on the control queue running every workflow (the audit among them) and the control activities over `store`. */
@@ -29,24 +35,7 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
     activities: { ...createStorageActivities({ store: options.store }), ...createControlActivities({ store: options.store }) },
     interceptors: { activity: [failureInterceptors] },
     ...(options.identity === undefined ? {} : { identity: options.identity }),
+    ...options.shutdownTimes,
   });
 }
 
-/** Builds real dependencies from the environment and runs until SIGINT/SIGTERM. */
-export async function runControlWorker(env: NodeJS.ProcessEnv = process.env, opts: { taskQueue?: string } = {}): Promise<void> {
-  const { address, namespace } = temporalSettingsFromEnv(env);
-  const store = openStore(storeSpecFromEnv(env), env);
-  const connection = await NativeConnection.connect({ address });
-  try {
-    const taskQueue = opts.taskQueue ?? TASK_QUEUES.control;
-    const worker = await createControlWorker({ connection, namespace, store, taskQueue });
-    process.stderr.write(`control worker: ${address} namespace ${namespace}, queue ${taskQueue}, store ${store.location}\n`);
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runControlWorker();
-}

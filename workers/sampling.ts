@@ -1,15 +1,14 @@
-import { pathToFileURL } from 'node:url';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { cachedPairLoader } from '../activities/pairs.ts';
 import { createSamplingActivities } from '../activities/shards.ts';
 import type { StoredBatches } from '../activities/shards.ts';
-import type { PairLoader } from '../activities/sampling.ts';
-import { openStore } from '../store/objects.ts';
+import type { PairLoader, SamplingObserver } from '../activities/sampling.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { batchesStoredSignal } from '../workflows/audit.ts';
 import { TASK_QUEUES } from '../workflows/task-queues.ts';
-import { storeSpecFromEnv, temporalSettingsFromEnv } from './env.ts';
+import type { ShutdownTimes } from './control.ts';
 import { failureInterceptors } from './failures.ts';
 
 export interface SamplingWorkerOptions {
@@ -24,6 +23,10 @@ export interface SamplingWorkerOptions {
   identity?: string;
   /** Fewest milliseconds between two batch reports of one shard attempt to its workflow; default 1000. */
   batchReportMs?: number;
+  observer?: SamplingObserver;
+  /** Aborted when the worker begins to shut down: shards are handed back at the next batch boundary. */
+  shutdown?: AbortSignal;
+  shutdownTimes?: ShutdownTimes;
 }
 
 /**
@@ -40,10 +43,17 @@ export async function createSamplingWorker(options: SamplingWorkerOptions): Prom
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUES.sampling,
-    activities: createSamplingActivities({ store: options.store, loadPair: options.loadPair, reports }),
+    activities: createSamplingActivities({
+      store: options.store,
+      loadPair: options.loadPair,
+      reports,
+      ...(options.observer === undefined ? {} : { observer: options.observer }),
+      ...(options.shutdown === undefined ? {} : { shutdown: options.shutdown }),
+    }),
     interceptors: { activity: [failureInterceptors] },
     maxConcurrentActivityTaskExecutions: options.slots ?? 1,
     ...(options.identity === undefined ? {} : { identity: options.identity }),
+    ...options.shutdownTimes,
   });
 }
 
@@ -54,26 +64,4 @@ export async function createSamplingWorker(options: SamplingWorkerOptions): Prom
 export function workerPairLoader(provider?: string): PairLoader {
   const cached = cachedPairLoader();
   return provider === undefined ? cached : (config) => cached({ ...config, provider });
-}
-
-/** Builds real dependencies from the environment and runs until SIGINT/SIGTERM. */
-export async function runSamplingWorker(env: NodeJS.ProcessEnv = process.env, opts: { provider?: string; taskQueue?: string } = {}): Promise<void> {
-  const { address, namespace } = temporalSettingsFromEnv(env);
-  const store = openStore(storeSpecFromEnv(env), env);
-  const provider = opts.provider ?? (env.FIBERSCOPE_PROVIDER || undefined);
-  const connection = await NativeConnection.connect({ address });
-  try {
-    const taskQueue = opts.taskQueue ?? TASK_QUEUES.sampling;
-    const worker = await createSamplingWorker({ connection, namespace, store, loadPair: workerPairLoader(provider), taskQueue });
-    process.stderr.write(
-      `sampling worker: ${address} namespace ${namespace}, queue ${taskQueue}, store ${store.location}, provider ${provider ?? "the run's"}\n`,
-    );
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runSamplingWorker();
 }

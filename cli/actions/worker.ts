@@ -1,19 +1,14 @@
-import { runControlWorker } from '../../workers/control.ts';
-import { runSamplingWorker } from '../../workers/sampling.ts';
-import { EXIT } from '../exit.ts';
+import { resolveWorkerConfig } from '../../workers/config.ts';
+import type { WorkerSettings } from '../../workers/config.ts';
+import { runWorker as runWorkerProcess } from '../../workers/lifecycle.ts';
 
-export interface WorkerArgs {
-  queue: 'control' | 'sampling';
-  store?: string;
-  provider?: string;
-  taskQueue?: string;
+export interface WorkerArgs extends WorkerSettings {
+  config?: string;
 }
 
-/** Runs the worker until SIGINT/SIGTERM; the flags override the environment of workers/env.ts. */
+/** Validates every setting (flags over environment over --config file), then runs the worker until SIGTERM/SIGINT. */
 export async function runWorker(args: WorkerArgs): Promise<number> {
-  const env = { ...process.env, ...(args.store !== undefined ? { FIBERSCOPE_STORE: args.store } : {}) };
-  const taskQueue = args.taskQueue !== undefined ? { taskQueue: args.taskQueue } : {};
-  if (args.queue === 'control') await runControlWorker(env, taskQueue);
-  else await runSamplingWorker(env, { ...taskQueue, ...(args.provider !== undefined ? { provider: args.provider } : {}) });
-  return EXIT.ok;
+  const { queue, taskQueue, store, provider, httpPort, httpHost, shutdownGrace, temporalAddress, namespace, config } = args;
+  const flags = { queue, taskQueue, store, provider, httpPort, httpHost, shutdownGrace, temporalAddress, namespace, config };
+  return await runWorkerProcess(resolveWorkerConfig(flags));
 }

@@ -239,6 +239,11 @@ export function openSession(
   return s;
 }
 
+/** Sessions open in this process (created or being created), for a worker's metrics. */
+export function openSessionCount(): number {
+  return cache.size;
+}
+
 /** Releases every cached session (tests and worker shutdown). */
 export async function closeSessions(): Promise<void> {
   const all = [...cache.values()];

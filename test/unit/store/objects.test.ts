@@ -93,6 +93,32 @@ test('openStore maps paths and file:// URLs to FileStore and s3:// to S3Store wi
   assert.throws(() => openStore('s3://bucket', { FIBERSCOPE_S3_ACCESS_KEY: 'k' }), InputError);
 });
 
+test('with the FIBERSCOPE_S3_* variables unset, openStore takes the standard AWS ones; FIBERSCOPE_S3_* win when set', async () => {
+  const aws = {
+    AWS_ENDPOINT_URL_S3: 'http://s3.internal:9000',
+    AWS_REGION: 'ap-south-1',
+    AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'secret',
+    AWS_SESSION_TOKEN: 'token',
+  };
+  const s3 = openStore('s3://my-bucket/x', aws) as S3Store;
+  assert.equal(await s3.client.config.region(), 'ap-south-1');
+  const endpoint = await s3.client.config.endpoint?.();
+  assert.equal(endpoint?.hostname, 's3.internal');
+  assert.equal(endpoint?.port, 9000);
+  const credentials = await s3.client.config.credentials();
+  assert.deepEqual([credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken], ['AKIAEXAMPLE', 'secret', 'token']);
+
+  const both = openStore('s3://my-bucket/x', { ...aws, FIBERSCOPE_S3_ACCESS_KEY: 'k', FIBERSCOPE_S3_SECRET_KEY: 's', FIBERSCOPE_S3_REGION: 'eu-west-3' }) as S3Store;
+  assert.equal(await both.client.config.region(), 'eu-west-3');
+  assert.equal((await both.client.config.credentials()).accessKeyId, 'k');
+  assert.equal((await both.client.config.credentials()).sessionToken, undefined, "AWS's session token is not mixed into other keys");
+  assert.throws(
+    () => openStore('s3://my-bucket/x', { AWS_ACCESS_KEY_ID: 'k' }),
+    (err: unknown) => err instanceof InputError && err.input === 'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
+  );
+});
+
 test('S3Store retries a refused connection with backoff, then fails', async () => {
   // A port that was just free: nothing listens there.
   const port = await new Promise<number>((resolve) => {
