@@ -7,6 +7,7 @@ import { sample } from './sample.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
 import { worker } from './worker.ts';
+import { runs } from './runs.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
@@ -14,6 +15,7 @@ export const commands: CommandSpec[] = [
   sample,
   demo,
   worker,
+  runs,
   planned('check', 'Regression gate: compare a run with a baseline, exit 1 on drift'),
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
   report,
