@@ -4,6 +4,7 @@ import { runRequestOf } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
 import { InputError } from '../../engine/errors.ts';
 import { openStore } from '../../store/objects.ts';
+import type { ObjectStore } from '../../store/objects.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
 import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditInput, AuditResult } from '../../workflows/audit.ts';
@@ -49,6 +50,20 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
       ...(spec.reference === undefined ? {} : { reference: absolute(spec.reference) }),
     });
   }
+  const result = await submitAudit(runId, run, store, args);
+  if (result === null) return EXIT.ok;
+  if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
+  else process.stdout.write(describeSummary(result.summary, result.location, result.reportKey) + '\n');
+  return EXIT.ok;
+}
+
+export type SubmitOptions = Pick<AuditArgs, 'window' | 'samplingQueue' | 'taskQueue' | 'detach' | 'json'>;
+
+/**
+ * Submits `auditDatasetWorkflow` for a run (`check --extractor` builds the request itself) and,
+ * unless detached (then null), follows its progress and returns its result.
+ */
+export async function submitAudit(runId: string, run: AuditInput['run'], store: ObjectStore, args: SubmitOptions): Promise<AuditResult | null> {
   const input: AuditInput = {
     store: store.location,
     run,
@@ -67,7 +82,7 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
       });
     if (args.detach) {
       process.stdout.write(args.json ? JSON.stringify({ runId, workflowId, location: store.location }) + '\n' : `submitted run ${runId} (workflow ${workflowId}) to ${address}\n`);
-      return EXIT.ok;
+      return null;
     }
     process.stderr.write(`run ${runId}: workflow ${workflowId} on ${address}\n`);
     const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
@@ -78,17 +93,13 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
       if (p) bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards, ${p.errorRows} failed samples`);
       await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
     }
-    let result: AuditResult;
     try {
-      result = await outcome;
+      return await outcome;
     } catch (err) {
       throw err instanceof WorkflowFailedError ? asInputError(err) : err;
     } finally {
       bar.done();
     }
-    if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
-    else process.stdout.write(describeSummary(result.summary, result.location, result.reportKey) + '\n');
-    return EXIT.ok;
   } finally {
     await connection.close();
   }

@@ -8,6 +8,7 @@ import { grad } from './grad.ts';
 import { models } from './models.ts';
 import { worker } from './worker.ts';
 import { runs } from './runs.ts';
+import { check } from './check.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
@@ -16,7 +17,7 @@ export const commands: CommandSpec[] = [
   demo,
   worker,
   runs,
-  planned('check', 'Regression gate: compare a run with a baseline, exit 1 on drift'),
+  check,
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
   report,
   planned('serve', 'Serve the dashboard of runs and live progress'),
