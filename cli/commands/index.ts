@@ -4,6 +4,7 @@ import { audit } from './audit.ts';
 import { demo } from './demo.ts';
 import { report } from './report.ts';
 import { sample } from './sample.ts';
+import { serve } from './serve.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
 import { worker } from './worker.ts';
@@ -20,7 +21,7 @@ export const commands: CommandSpec[] = [
   check,
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
   report,
-  planned('serve', 'Serve the dashboard of runs and live progress'),
+  serve,
   models,
   grad,
 ];
