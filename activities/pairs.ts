@@ -1,7 +1,8 @@
+import { join } from 'node:path';
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
-import { localBundle } from '../store/bundles.ts';
+import { cacheDir, localBundle } from '../store/bundles.ts';
 import type { RunConfig } from '../runs/manifest.ts';
 import type { LoadedPair } from '../runs/fibers.ts';
 import type { PairLoader } from './sampling.ts';
@@ -22,6 +23,7 @@ export function cachedPairLoader(runtime: RuntimeOptions = {}): PairLoader {
         const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
         const objective = await OnnxFiberObjective.create(prior, extractor, {
           runtime: { ...runtime, provider: config.provider as NonNullable<RuntimeOptions['provider']> },
+          gradientCache: join(cacheDir(), 'gradients'),
         });
         return { objective, metric: extractor.manifest.metric };
       })();

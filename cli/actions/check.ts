@@ -81,7 +81,8 @@ async function auditCandidate(args: CheckArgs, baseline: GateRun): Promise<{ sto
   process.stderr.write(`auditing ${extractor} on the ${baseline.config.imageCount} images of baseline ${baseline.config.runId} as run ${runId}\n`);
   if (args.engine === 'temporal') {
     const { submitAudit } = await import('./audit-temporal.ts');
-    await submitAudit(runId, request, store, { ...args, detach: false, json: args.format !== 'text' });
+    const code = await submitAudit(runId, request, store, { ...args, detach: false, json: args.format !== 'text' });
+    if (code !== EXIT.ok) return Promise.reject(new Error(`the candidate audit ${runId} ended with exit code ${code}`));
   } else {
     await auditSpecLocally(newRunOf(request), store, { concurrency: args.concurrency, quiet: false }, 'candidate');
   }

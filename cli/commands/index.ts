@@ -10,6 +10,7 @@ import { models } from './models.ts';
 import { worker } from './worker.ts';
 import { runs } from './runs.ts';
 import { check } from './check.ts';
+import { cross } from './cross.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
@@ -20,6 +21,7 @@ export const commands: CommandSpec[] = [
   runs,
   check,
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
+  cross,
   report,
   serve,
   models,
