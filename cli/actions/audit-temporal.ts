@@ -5,6 +5,7 @@ import { runRequestOf } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
 import { InputError } from '../../engine/errors.ts';
 import { openStore } from '../../store/objects.ts';
+import type { ObjectStore } from '../../store/objects.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
 import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditInput, AuditResult } from '../../workflows/audit.ts';
@@ -106,6 +107,13 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
       ...(spec.reference === undefined ? {} : { reference: absolute(spec.reference) }),
     });
   }
+  return await submitAudit(runId, run, store, args);
+}
+
+export type SubmitOptions = Pick<AuditArgs, 'window' | 'samplingQueue' | 'taskQueue' | 'detach' | 'json'>;
+
+/** Submits `auditDatasetWorkflow` for a run (`check --extractor` builds the request itself) and, unless detached, follows it. */
+export async function submitAudit(runId: string, run: AuditInput['run'], store: ObjectStore, args: SubmitOptions): Promise<number> {
   const input: AuditInput = {
     store: store.location,
     run,

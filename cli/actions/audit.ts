@@ -61,15 +61,25 @@ export async function newRunFromArgs(args: AuditArgs): Promise<NewRun> {
 
 /** Runs an audit on the local engine and returns its result; shared by `audit` and `demo`. */
 export async function auditLocally(args: AuditArgs, store: ObjectStore, label = 'auditing'): Promise<LocalAuditResult> {
-  const bar = progressBar(label, !args.json && Boolean(process.stderr.isTTY));
+  return await auditSpecLocally(args.resume !== undefined ? { resume: args.resume } : await newRunFromArgs(args), store, { concurrency: args.concurrency, quiet: args.json }, label);
+}
+
+/** Runs a described run on the local engine with a progress bar on a terminal (`check --extractor` builds the spec itself). */
+export async function auditSpecLocally(
+  spec: NewRun | { resume: string },
+  store: ObjectStore,
+  { concurrency, quiet }: { concurrency: number; quiet: boolean },
+  label = 'auditing',
+): Promise<LocalAuditResult> {
+  const bar = progressBar(label, !quiet && Boolean(process.stderr.isTTY));
   const opts = {
     store,
     loadPair: cachedPairLoader(),
-    concurrency: args.concurrency,
+    concurrency,
     onProgress: (p: { imagesDone: number; imagesTotal: number; shardsDone: number; shardsTotal: number }) =>
       bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards`),
   };
-  const result = await runLocalAudit(args.resume !== undefined ? { resume: args.resume } : await newRunFromArgs(args), opts);
+  const result = await runLocalAudit(spec, opts);
   bar.done();
   return result;
 }

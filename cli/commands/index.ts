@@ -8,6 +8,8 @@ import { serve } from './serve.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
 import { worker } from './worker.ts';
+import { runs } from './runs.ts';
+import { check } from './check.ts';
 import { cross } from './cross.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
@@ -16,7 +18,8 @@ export const commands: CommandSpec[] = [
   sample,
   demo,
   worker,
-  planned('check', 'Regression gate: compare a run with a baseline, exit 1 on drift'),
+  runs,
+  check,
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
   cross,
   report,
