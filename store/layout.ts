@@ -21,6 +21,8 @@ export const runLayout = (runId: string) => {
     summary: `${base}/summary.arrow`,
     summaryJson: `${base}/summary.json`,
     report: `${base}/report.html`,
+    /** How the run stands as its engine last recorded it (runs/status.ts). */
+    status: `${base}/status.json`,
   };
 };
 export type RunLayout = ReturnType<typeof runLayout>;

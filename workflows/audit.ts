@@ -1,4 +1,4 @@
-import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { createControlActivities, PreparedRun, RunRequest } from '../activities/control.ts';
 import type { createSamplingActivities } from '../activities/shards.ts';
@@ -85,6 +85,30 @@ export const AUDIT_DEFAULTS = {
   maximumAttempts: 5,
 } as const;
 
+/** Details of an `AuditStepFailed` failure: where the audit stopped, for the submitter's message. */
+export interface AuditStepFailure {
+  runId: string | null;
+  phase: Exclude<AuditPhase, 'done'>;
+  shard: string | null;
+}
+
+export const AUDIT_STEP_FAILED = 'AuditStepFailed';
+
+/** Fails the audit with the step it stopped in; the step's own failure stays its cause. Cancellation passes as it is. */
+function failedIn(at: AuditStepFailure): (err: unknown) => never {
+  return (err) => {
+    if (isCancellation(err)) throw err;
+    const where = `${at.phase}${at.shard === null ? '' : ` shard ${at.shard}`}`;
+    throw ApplicationFailure.create({
+      type: AUDIT_STEP_FAILED,
+      message: `${where}: ${err instanceof Error ? err.message : String(err)}`,
+      nonRetryable: true,
+      details: [at],
+      ...(err instanceof Error ? { cause: err } : {}),
+    });
+  };
+}
+
 function positiveInteger(name: string, v: number): number {
   // A plain Error would only fail the workflow task (retried forever); bad options fail the audit.
   if (!Number.isInteger(v) || v < 1) {
@@ -103,7 +127,7 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   const o = { ...AUDIT_DEFAULTS, ...input.options };
   const window = positiveInteger('window', o.window);
   const perExecution = positiveInteger('shardsPerExecution', o.shardsPerExecution);
-  const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InputError'] };
+  const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InputError', 'BundleError'] };
   const control = proxyActivities<ReturnType<typeof createControlActivities>>({
     ...(o.controlQueue === undefined ? {} : { taskQueue: o.controlQueue }),
     startToCloseTimeout: '30 minutes',
@@ -134,7 +158,8 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   };
   setHandler(auditProgressQuery, () => ({ ...progress }));
 
-  const run = input.state?.run ?? (await control.prepareRun({ store: input.store, run: input.run }));
+  const requested = 'resume' in input.run ? input.run.resume : (input.run.runId ?? null);
+  const run = input.state?.run ?? (await control.prepareRun({ store: input.store, run: input.run }).catch(failedIn({ runId: requested, phase: 'preparing', shard: null })));
   Object.assign(progress, { runId: run.runId, phase: 'sampling', shardsTotal: run.shardCount, imagesTotal: run.imageCount });
   const shards = planShards(run.imageCount, run.shardSize);
   const first = input.state?.nextShard ?? 0;
@@ -149,13 +174,16 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
       const shard = shards[index]!;
       inFlight.set(
         index,
-        sampling.sampleShard({ runId: run.runId, ...shard }).then((r) => {
-          progress.shardsDone += 1;
-          progress.imagesDone += r.images;
-          progress.okRows += r.okRows;
-          progress.errorRows += r.errorRows;
-          return index;
-        }),
+        sampling
+          .sampleShard({ runId: run.runId, ...shard })
+          .then((r) => {
+            progress.shardsDone += 1;
+            progress.imagesDone += r.images;
+            progress.okRows += r.okRows;
+            progress.errorRows += r.errorRows;
+            return index;
+          })
+          .catch(failedIn({ runId: run.runId, phase: 'sampling', shard: shard.shard })),
       );
       progress.shardsInFlight = inFlight.size;
       continue;
@@ -178,8 +206,9 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   }
 
   progress.phase = 'summarizing';
-  if (run.hasReference) await sampling.embedReference({ runId: run.runId });
-  const summarized = await control.summarizeRun({ store: input.store, runId: run.runId });
+  const summarizing = failedIn({ runId: run.runId, phase: 'summarizing', shard: null });
+  if (run.hasReference) await sampling.embedReference({ runId: run.runId }).catch(summarizing);
+  const summarized = await control.summarizeRun({ store: input.store, runId: run.runId }).catch(summarizing);
   progress.phase = 'done';
   return {
     runId: run.runId,
