@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancelledFailure, NamespaceNotFoundError, TerminatedFailure, TimeoutFailure, TimeoutType } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, NamespaceNotFoundError, TerminatedFailure, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { InputError, NotAvailableError, RunFailedError, ServiceError } from '../engine/errors.ts';
 import type { ServiceFailure } from '../engine/errors.ts';
 import { AUDIT_STEP_FAILED } from '../workflows/audit.ts';
@@ -57,6 +57,9 @@ function chainOf(err: unknown): unknown[] {
   return chain;
 }
 
+/** The audit's phase each of its activities belongs to. */
+const PHASE_OF_ACTIVITY: Record<string, string> = { prepareRun: 'preparing', sampleShard: 'sampling', embedReference: 'summarizing', summarizeRun: 'summarizing' };
+
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** The innermost error that says why, and its kind; the outer ones only say where. */
@@ -107,7 +110,11 @@ export function describeFailure(err: unknown, context: FailureContext = {}, env:
     if (e instanceof RunFailedError) at = { runId: e.runId, phase: e.phase, ...(e.shard === undefined ? {} : { shard: e.shard }) };
     if (e instanceof ApplicationFailure && e.type === AUDIT_STEP_FAILED) {
       const d = e.details?.[0] as AuditStepFailure | undefined;
-      if (d) at = { ...(d.runId === null ? {} : { runId: d.runId }), phase: d.phase, ...(d.shard === null ? {} : { shard: d.shard }) };
+      if (d) at = { runId: d.runId, phase: d.phase, shard: d.shard };
+    }
+    if (e instanceof ActivityFailure && at.phase === undefined) {
+      const phase = PHASE_OF_ACTIVITY[e.activityType];
+      if (phase !== undefined) at = { ...at, phase };
     }
   }
   const runId = context.runId ?? at.runId ?? null;

@@ -266,7 +266,8 @@ export class S3Store implements ObjectStore {
 
 function isNotFound(err: unknown): boolean {
   if (err instanceof S3ServiceException) {
-    return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404;
+    // A missing bucket is a 404 too, but not a missing object: it is a ServiceError.
+    return err.name !== 'NoSuchBucket' && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404);
   }
   return false;
 }

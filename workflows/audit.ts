@@ -85,11 +85,14 @@ export const AUDIT_DEFAULTS = {
   maximumAttempts: 5,
 } as const;
 
-/** Details of an `AuditStepFailed` failure: where the audit stopped, for the submitter's message. */
+/**
+ * Details of an `AuditStepFailed` failure: the shard a sampling failure stopped the audit in, for the
+ * submitter's message (other steps are named by their activity type).
+ */
 export interface AuditStepFailure {
-  runId: string | null;
-  phase: Exclude<AuditPhase, 'done'>;
-  shard: string | null;
+  runId: string;
+  phase: 'sampling';
+  shard: string;
 }
 
 export const AUDIT_STEP_FAILED = 'AuditStepFailed';
@@ -158,8 +161,7 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   };
   setHandler(auditProgressQuery, () => ({ ...progress }));
 
-  const requested = 'resume' in input.run ? input.run.resume : (input.run.runId ?? null);
-  const run = input.state?.run ?? (await control.prepareRun({ store: input.store, run: input.run }).catch(failedIn({ runId: requested, phase: 'preparing', shard: null })));
+  const run = input.state?.run ?? (await control.prepareRun({ store: input.store, run: input.run }));
   Object.assign(progress, { runId: run.runId, phase: 'sampling', shardsTotal: run.shardCount, imagesTotal: run.imageCount });
   const shards = planShards(run.imageCount, run.shardSize);
   const first = input.state?.nextShard ?? 0;
@@ -206,9 +208,8 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   }
 
   progress.phase = 'summarizing';
-  const summarizing = failedIn({ runId: run.runId, phase: 'summarizing', shard: null });
-  if (run.hasReference) await sampling.embedReference({ runId: run.runId }).catch(summarizing);
-  const summarized = await control.summarizeRun({ store: input.store, runId: run.runId }).catch(summarizing);
+  if (run.hasReference) await sampling.embedReference({ runId: run.runId });
+  const summarized = await control.summarizeRun({ store: input.store, runId: run.runId });
   progress.phase = 'done';
   return {
     runId: run.runId,
