@@ -8,6 +8,7 @@ import { createRun } from './run.ts';
 import type { NewRun } from './run.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
 import type { RunConfig } from '../runs/manifest.ts';
+import { writeRunStatus } from '../runs/status.ts';
 import { summarizeRun } from './summary.ts';
 import type { RunSummary } from '../runs/summary.ts';
 
@@ -77,24 +78,31 @@ export function createControlActivities({ store }: ControlDeps) {
   return {
     async prepareRun(input: PrepareRunInput): Promise<PreparedRun> {
       checkStore(input.store);
-      if ('resume' in input.run) {
-        const key = runLayout(input.run.resume).manifest;
-        if (!(await store.exists(key))) throw new InputError('resume', `no run '${input.run.resume}' in ${store.location}`);
-        return preparedFrom(parseRunConfig(await store.get(key), key), store.location);
-      }
-      const { runId } = input.run;
-      // A retry after the manifest was written finds the run this activity created itself.
-      if (runId !== undefined && Context.current().info.attempt > 1 && (await store.exists(runLayout(runId).manifest))) {
-        const key = runLayout(runId).manifest;
-        return preparedFrom(parseRunConfig(await store.get(key), key), store.location);
-      }
-      return preparedFrom(await createRun(store, newRunOf(input.run)), store.location);
+      const prepared = await prepare(input);
+      await writeRunStatus(store, prepared.runId, { state: 'running', engine: 'temporal', workflowId: Context.current().info.workflowExecution?.workflowId, phase: 'sampling' });
+      return prepared;
     },
 
     async summarizeRun(input: { store: string; runId: string }): Promise<SummarizedRun> {
       checkStore(input.store);
       const result = await summarizeRun(store, input.runId);
+      await writeRunStatus(store, input.runId, { state: 'done', engine: 'temporal', workflowId: Context.current().info.workflowExecution?.workflowId, phase: 'done' });
       return { runId: input.runId, location: store.location, summaryKey: result.summaryKey, reportKey: result.reportKey, summary: result.summary };
     },
   };
+
+  async function prepare(input: PrepareRunInput): Promise<PreparedRun> {
+    if ('resume' in input.run) {
+      const key = runLayout(input.run.resume).manifest;
+      if (!(await store.exists(key))) throw new InputError('resume', `no run '${input.run.resume}' in ${store.location}`);
+      return preparedFrom(parseRunConfig(await store.get(key), key), store.location);
+    }
+    const { runId } = input.run;
+    // A retry after the manifest was written finds the run this activity created itself.
+    if (runId !== undefined && Context.current().info.attempt > 1 && (await store.exists(runLayout(runId).manifest))) {
+      const key = runLayout(runId).manifest;
+      return preparedFrom(parseRunConfig(await store.get(key), key), store.location);
+    }
+    return preparedFrom(await createRun(store, newRunOf(input.run)), store.location);
+  }
 }

@@ -6,9 +6,11 @@ import { runLayout } from '../store/layout.ts';
 import { createRun } from './run.ts';
 import type { NewRun } from './run.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
+import type { RunConfig } from '../runs/manifest.ts';
 import { sampleShard } from './sampling.ts';
 import type { PairLoader, ShardResult } from './sampling.ts';
 import { embedReference } from './reference.ts';
+import { writeRunStatus } from '../runs/status.ts';
 import { summarizeRun } from './summary.ts';
 import type { SummaryResult } from './summary.ts';
 
@@ -51,6 +53,21 @@ async function openRun(store: ObjectStore, runId: string) {
 export async function runLocalAudit(spec: NewRun | { resume: string }, opts: LocalEngineOptions): Promise<LocalAuditResult> {
   const { store } = opts;
   const config = 'resume' in spec ? await openRun(store, spec.resume) : await createRun(store, spec);
+  await writeRunStatus(store, config.runId, { state: 'running', engine: 'local', phase: 'sampling' });
+  try {
+    const result = await sampleAndSummarize(config, opts);
+    await writeRunStatus(store, config.runId, { state: 'done', engine: 'local', phase: 'done' });
+    return result;
+  } catch (err) {
+    // Recorded so the catalogue says why; the shards and batches already stored stay for --resume.
+    const error = { kind: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) };
+    await writeRunStatus(store, config.runId, { state: 'failed', engine: 'local', error }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function sampleAndSummarize(config: RunConfig, opts: LocalEngineOptions): Promise<LocalAuditResult> {
+  const { store } = opts;
   const layout = runLayout(config.runId);
   // Once the run exists, a failure names where it stopped; before, nothing was written to keep.
   const step = async <T>(phase: RunPhase, shard: string | undefined, run: () => Promise<T>): Promise<T> => {
@@ -60,8 +77,18 @@ export async function runLocalAudit(spec: NewRun | { resume: string }, opts: Loc
       throw new RunFailedError({ runId: config.runId, phase, ...(shard === undefined ? {} : { shard }) }, { cause: err });
     }
   };
+  // A local run refreshes its status while it samples: a stale `running` means the process is gone.
+  let refreshed = Date.now();
+  const refresh = () => {
+    if (Date.now() - refreshed < 30_000) return;
+    refreshed = Date.now();
+    void writeRunStatus(store, config.runId, { state: 'running', engine: 'local', phase: 'sampling' }).catch(() => undefined);
+  };
   const progress: LocalProgress = { imagesDone: 0, imagesTotal: config.imageCount, shardsDone: 0, shardsTotal: config.shards.length };
-  const report = () => opts.onProgress?.({ ...progress });
+  const report = () => {
+    refresh();
+    opts.onProgress?.({ ...progress });
+  };
   report();
   const queue = [...config.shards];
   const results: ShardResult[] = [];

@@ -31,6 +31,8 @@ export interface NewRun {
   limit?: number;
   /** A separate set of real images for the nearest-neighbour baseline (default: the run's own images). */
   reference?: string;
+  /** Set when a Temporal Schedule started the run. */
+  schedule?: { id: string; actionTime: string };
 }
 
 /**
@@ -88,6 +90,7 @@ export async function createRun(store: ObjectStore, spec: NewRun): Promise<RunCo
     imageCount: entries.length,
     shards: planShards(entries.length, spec.shardSize),
     reference: spec.reference === undefined ? null : spec.reference.startsWith('s3://') ? spec.reference : resolve(spec.reference),
+    schedule: spec.schedule ?? null,
   };
   await store.put(layout.images, JSON.stringify(entries), 'application/json');
   // The manifest goes last: a run exists once its manifest does.

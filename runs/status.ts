@@ -1,0 +1,31 @@
+import { runLayout } from '../store/layout.ts';
+import { ObjectNotFoundError } from '../store/objects.ts';
+import type { ObjectStore } from '../store/objects.ts';
+
+/** How a run stands as its engine last recorded it (`status.json` in the run folder). */
+export interface RunStatusRecord {
+  state: 'running' | 'failed' | 'done';
+  /** ISO 8601; a local run refreshes it while it samples, so a stale `running` means its process is gone. */
+  updatedAt: string;
+  engine: 'local' | 'temporal';
+  /** The audit workflow's id (temporal engine). */
+  workflowId?: string;
+  phase?: string;
+  shard?: string;
+  error?: { kind: string; message: string };
+}
+
+/** Reads a run's status record; null when it has none (runs written before it existed). */
+export async function readRunStatus(store: ObjectStore, runId: string): Promise<RunStatusRecord | null> {
+  try {
+    return JSON.parse(new TextDecoder().decode(await store.get(runLayout(runId).status))) as RunStatusRecord;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError || err instanceof SyntaxError) return null;
+    throw err;
+  }
+}
+
+export async function writeRunStatus(store: ObjectStore, runId: string, record: Omit<RunStatusRecord, 'updatedAt'>): Promise<void> {
+  const full: RunStatusRecord = { ...record, updatedAt: new Date().toISOString() };
+  await store.put(runLayout(runId).status, JSON.stringify(full, null, 2), 'application/json');
+}
