@@ -1,6 +1,7 @@
 import { InputError } from '../engine/errors.ts';
 import { fiberMetric, nearestNeighbour } from '../engine/metrics/fiber.ts';
 import type { ReferenceFeatures } from '../engine/metrics/fiber.ts';
+import type { CrossSummary } from '../runs/cross.ts';
 import type { BundleRef } from '../runs/manifest.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
 import { quantiles } from '../runs/summary.ts';
@@ -26,33 +27,6 @@ export const CROSS_COLUMNS: readonly ColumnDef[] = [
   /** The probe the run found the sample nearest to: agreement per invariance. */
   { name: 'nearest_probe', type: 'utf8', nullable: true },
 ];
-
-/** `cross/<extractorId>.json`: the second model's view of the first model's fibers. */
-export interface CrossSummary {
-  version: 1;
-  runId: string;
-  /** The model whose fibers were sampled (the run's extractor) and the one that embeds them. */
-  fibersOf: { id: string; fingerprints: Record<string, string> };
-  extractor: { id: string; fingerprints: Record<string, string> };
-  fiberMetricName: string;
-  images: number;
-  samples: number;
-  overall: {
-    fiberMetricMedian: number | null;
-    nnBaselineMedian: number | null;
-    /** Median over samples of (second model's fiber metric) / (its nearest-real-neighbour baseline). */
-    ratioMedian: number | null;
-    /** Share of samples the second model puts closer to the query than any other real image. */
-    shareBelowBaseline: number | null;
-  };
-  /**
-   * Per probe of the run (the transform each sample is nearest to): does the second model keep the
-   * samples that express that invariance? A ratio above 1 for `hflip` means it tells mirrored images apart.
-   */
-  byProbe: { probe: string; samples: number; ratioMedian: number | null; shareBelowBaseline: number | null }[];
-  /** Per image: the median ratio of its samples, worst (largest) first. */
-  perImage: { imageId: string; ratioMedian: number | null; nnBaseline: number | null }[];
-}
 
 export interface CrossResult {
   summary: CrossSummary;

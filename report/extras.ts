@@ -1,7 +1,8 @@
 import { runLayout } from '../store/layout.ts';
 import { ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
-import type { CrossRecord, GateRecord } from './run-page.ts';
+import type { CrossSummary } from '../runs/cross.ts';
+import type { GateRecord } from './run-page.ts';
 
 async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
   try {
@@ -14,9 +15,9 @@ async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
 }
 
 /** What other commands recorded in a run folder: the gate's verdict and the cross-model tables. */
-export async function readRunExtras(store: ObjectStore, runId: string): Promise<{ gate: GateRecord | null; cross: CrossRecord[] }> {
+export async function readRunExtras(store: ObjectStore, runId: string): Promise<{ gate: GateRecord | null; cross: CrossSummary[] }> {
   const layout = runLayout(runId);
   const crossKeys = (await store.list(`${layout.base}/cross/`)).filter((k) => k.endsWith('.json'));
-  const [gate, ...cross] = await Promise.all([readJson<GateRecord>(store, layout.gate), ...crossKeys.map((k) => readJson<CrossRecord>(store, k))]);
-  return { gate: gate ?? null, cross: cross.filter((c): c is CrossRecord => c !== null) };
+  const [gate, ...cross] = await Promise.all([readJson<GateRecord>(store, layout.gate), ...crossKeys.map((k) => readJson<CrossSummary>(store, k))]);
+  return { gate: gate ?? null, cross: cross.filter((c): c is CrossSummary => c !== null) };
 }

@@ -1,3 +1,4 @@
+import type { CrossSummary } from '../runs/cross.ts';
 import type { RunConfig } from '../runs/manifest.ts';
 import type { Quantiles, RunSummary } from '../runs/summary.ts';
 import type { ImageRow } from '../store/image-tables.ts';
@@ -25,15 +26,6 @@ export interface GateRecord {
   minEffect: number;
   findings: { kind: string; name: string; baseline: number; candidate: number; effect: number; adjustedP: number; regression: boolean; direction: string; message: string }[];
   worstImages: { imageId: string; change: number; baselineImages: string[]; candidateImages: string[] }[];
-}
-
-/** `cross/<extractorId>.json` as the page reads it (written by `fiberscope cross`). */
-export interface CrossRecord {
-  extractor: { id: string };
-  images: number;
-  samples: number;
-  fiberMetricName: string;
-  overall: { fiberMetricMedian: number | null; nnBaselineMedian: number | null; ratioMedian: number | null; shareBelowBaseline: number | null };
 }
 
 export interface RunView {
@@ -101,7 +93,7 @@ export interface RunPageOptions {
   /** The dashboard's links to other pages and filters; absent in the static report. */
   links?: { pageHref: (filter: ImageFilter, page: number) => string; nav: string; statusHtml: string };
   gate: GateRecord | null;
-  cross: CrossRecord[];
+  cross: CrossSummary[];
   /** Error rows shown (the rest are counted). */
   errorLimit?: number;
 }
@@ -154,15 +146,27 @@ function gateSection(gate: GateRecord, href: (key: string) => string): string {
 <table class="gate"><tr><th>kind</th><th>name</th><th>baseline</th><th>candidate</th><th>effect</th><th>adjusted p</th><th>direction</th><th></th><th>message</th></tr>${findings}</table>${worst}`;
 }
 
-function crossSection(cross: readonly CrossRecord[]): string {
+function crossSection(cross: readonly CrossSummary[]): string {
   const rows = cross
     .map(
       (c) =>
         `<tr><td class="l">${esc(c.extractor.id)}</td><td>${c.images}</td><td>${c.samples}</td><td class="l">${esc(c.fiberMetricName)}</td><td>${num(c.overall.fiberMetricMedian)}</td><td>${num(c.overall.nnBaselineMedian)}</td><td>${num(c.overall.ratioMedian)}</td><td>${percent(c.overall.shareBelowBaseline)}</td></tr>`,
     )
     .join('');
+  const probes = cross
+    .flatMap((c) =>
+      (c.byProbe ?? []).map(
+        (p) => `<tr><td class="l">${esc(c.extractor.id)}</td><td class="l">${esc(p.probe)}</td><td>${p.samples}</td><td>${num(p.ratioMedian)}</td><td>${percent(p.shareBelowBaseline)}</td></tr>`,
+      ),
+    )
+    .join('');
+  const perProbe =
+    probes === ''
+      ? ''
+      : `<p>Per probe of this run (the transform each sample is nearest to): does the other extractor keep the samples that express that invariance?</p>
+<table class="cross"><tr><th>extractor</th><th>samples nearest</th><th>samples</th><th>median ratio</th><th>below baseline</th></tr>${probes}</table>`;
   return `<h2>Cross-model agreement</h2><p>The run's fibers as other extractors see them: a ratio below 1 means that extractor also finds the samples closer to the query than any other real image.</p>
-<table class="cross"><tr><th>extractor</th><th>images</th><th>samples</th><th>metric</th><th>median metric</th><th>median nn baseline</th><th>median ratio</th><th>below baseline</th></tr>${rows}</table>`;
+<table class="cross"><tr><th>extractor</th><th>images</th><th>samples</th><th>metric</th><th>median metric</th><th>median nn baseline</th><th>median ratio</th><th>below baseline</th></tr>${rows}</table>${perProbe}`;
 }
 
 function filterForm(view: RunView, opts: RunPageOptions): string {
@@ -256,7 +260,7 @@ export interface ReportInput {
   images: ImageRow[];
   samples: SampleRow[];
   gate?: GateRecord | null;
-  cross?: CrossRecord[];
+  cross?: CrossSummary[];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { crossEmbed } from '../../activities/cross.ts';
-import type { CrossSummary } from '../../activities/cross.ts';
+import type { CrossSummary } from '../../runs/cross.ts';
 import { cachedPairLoader } from '../../activities/pairs.ts';
 import { resolveRun } from '../../runs/catalogue.ts';
 import { EXIT } from '../exit.ts';
