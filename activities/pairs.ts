@@ -1,9 +1,18 @@
+<<<<<<< HEAD
 import { BundleError, InputError } from '../engine/errors.ts';
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
 import { localBundle } from '../store/bundles.ts';
 import type { BundleRef, RunConfig } from '../runs/manifest.ts';
+=======
+import { join } from 'node:path';
+import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
+import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
+import type { RuntimeOptions } from '../engine/runtime/index.ts';
+import { cacheDir, localBundle } from '../store/bundles.ts';
+import type { RunConfig } from '../runs/manifest.ts';
+>>>>>>> main
 import type { LoadedPair } from '../runs/fibers.ts';
 import { fingerprintBundle } from './run.ts';
 import type { PairLoader } from './sampling.ts';
@@ -44,6 +53,7 @@ export function cachedPairLoader(runtime: RuntimeOptions = {}): PairLoader {
         const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
         const objective = await OnnxFiberObjective.create(prior, extractor, {
           runtime: { ...runtime, provider: config.provider as NonNullable<RuntimeOptions['provider']> },
+          gradientCache: join(cacheDir(), 'gradients'),
         });
         return { objective, metric: extractor.manifest.metric };
       })();

@@ -5,11 +5,12 @@ import { InputError } from '../engine/errors.ts';
 import type { SamplerOptions } from '../engine/guidance/options.ts';
 import { SCHEMA_VERSION } from '../store/tables.ts';
 import { localBundle } from '../store/bundles.ts';
-import { listDataset } from '../store/dataset.ts';
+import { datasetEntries } from '../store/dataset.ts';
 import { runLayout } from '../store/layout.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { planShards } from '../workflows/plan.ts';
 import type { BundleRef, RunConfig } from '../runs/manifest.ts';
+import { LISTING_PAGE_SIZE, writeRunListing } from './listing.ts';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 export const CODE_VERSION = pkg.version;
@@ -56,8 +57,9 @@ export function newRunId(now = new Date()): string {
 }
 
 /**
- * Lists the dataset, plans shards and writes `manifest.json` and `images.json`: after this every
- * worker can sample any shard from the run id alone. Invalid input is refused here, before any work.
+ * Lists the dataset page by page into the run's listing pages, plans shards and writes `manifest.json`:
+ * after this every worker can sample any shard from the run id alone. Invalid input is refused here,
+ * before any work.
  */
 export async function createRun(store: ObjectStore, spec: NewRun): Promise<RunConfig> {
   if (!Number.isInteger(spec.samplesPerImage) || spec.samplesPerImage < 1) {
@@ -65,13 +67,13 @@ export async function createRun(store: ObjectStore, spec: NewRun): Promise<RunCo
   }
   if (!Number.isInteger(spec.batchImages) || spec.batchImages < 1) throw new InputError('batch-images', `expected a positive integer, got ${spec.batchImages}`);
   if (!Number.isInteger(spec.shardSize) || spec.shardSize < 1) throw new InputError('shard-size', `expected a positive integer, got ${spec.shardSize}`);
-  let entries = await listDataset(spec.dataset);
+  if (spec.limit !== undefined && (!Number.isInteger(spec.limit) || spec.limit < 1)) throw new InputError('limit', `expected a positive integer, got ${spec.limit}`);
   // A bad reference set is refused now, not after hours of sampling.
-  if (spec.reference !== undefined) await listDataset(spec.reference, 'reference');
-  if (spec.limit !== undefined) entries = entries.slice(0, spec.limit);
+  if (spec.reference !== undefined) for await (const _ of datasetEntries(spec.reference, 'reference'));
   const runId = spec.runId ?? newRunId();
   const layout = runLayout(runId);
   if (await store.exists(layout.manifest)) throw new InputError('run-id', `run '${runId}' already exists in ${store.location}; pick another id or resume it`);
+  const imageCount = await writeRunListing(store, runId, datasetEntries(spec.dataset), spec.limit);
   const config: RunConfig = {
     runId,
     createdAt: new Date().toISOString(),
@@ -87,12 +89,12 @@ export async function createRun(store: ObjectStore, spec: NewRun): Promise<RunCo
     batchImages: spec.batchImages,
     resizeQueries: spec.resizeQueries,
     provider: spec.provider,
-    imageCount: entries.length,
-    shards: planShards(entries.length, spec.shardSize),
+    imageCount,
+    listing: { pageSize: LISTING_PAGE_SIZE },
+    shards: planShards(imageCount, spec.shardSize),
     reference: spec.reference === undefined ? null : spec.reference.startsWith('s3://') ? spec.reference : resolve(spec.reference),
     schedule: spec.schedule ?? null,
   };
-  await store.put(layout.images, JSON.stringify(entries), 'application/json');
   // The manifest goes last: a run exists once its manifest does.
   await store.put(layout.manifest, JSON.stringify(config, null, 2), 'application/json');
   return config;

@@ -8,6 +8,7 @@ import type { LoadedPair, RowContext } from '../runs/fibers.ts';
 import { validateProbes } from '../engine/metrics/probes.ts';
 import type { ChwShape, ProbeName } from '../engine/metrics/probes.ts';
 import { readDatasetEntry } from '../store/dataset.ts';
+import { readRunImages } from './listing.ts';
 import type { DatasetEntry } from '../store/dataset.ts';
 import { encodePng } from '../store/images.ts';
 import { readNpy, writeNpy } from '../store/npy.ts';
@@ -41,7 +42,17 @@ export interface ShardResult {
 export interface ShardHooks {
   /** Called after each batch with the index of the next image to sample (the heartbeat). */
   progress?: (nextImage: number, done: { images: number; samples: number }) => void | Promise<void>;
+  /** Called after each batch this call sampled and stored (not for batches an earlier attempt stored). */
+  stored?: (batch: StoredBatch) => void;
   signal?: AbortSignal;
+}
+
+/** A batch whose rows are in the store: its first image (the key of its part) and its counts. */
+export interface StoredBatch {
+  firstImage: number;
+  images: number;
+  okRows: number;
+  errorRows: number;
 }
 
 export function samplerOptionsOf(config: RunConfig): SamplerOptions {
@@ -55,6 +66,20 @@ interface BatchPart {
 }
 
 const json = (v: unknown) => JSON.stringify(v);
+
+/** Object reads and writes of one batch in flight at once: an S3 round trip each, so they overlap. */
+const IO_CONCURRENCY = 16;
+
+/** `fn` over `items` with at most IO_CONCURRENCY calls pending; results in the order of `items`. */
+async function inParallel<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(IO_CONCURRENCY, items.length) }, lane));
+  return out;
+}
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -72,10 +97,8 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
   const { store } = deps;
   const layout = runLayout(input.runId);
   const config = parseRunConfig(await store.get(layout.manifest), layout.manifest);
-  const entries = JSON.parse(new TextDecoder().decode(await store.get(layout.images))) as DatasetEntry[];
-  if (input.start < 0 || input.end > entries.length || input.start > input.end) {
-    throw new InputError('shard', `range ${input.start}..${input.end} outside the run's ${entries.length} images`);
-  }
+  // Only the shard's own images: the listing pages that cover it.
+  const entries = await readRunImages(store, config, input.start, input.end);
   const tableKey = layout.shardTable(input.shard);
   const pair = await deps.loadPair(config);
   const options = samplerOptionsOf(config);
@@ -88,7 +111,8 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
     const last = Math.min(first + batchImages, input.end);
     const partKey = layout.shardPart(input.shard, first);
     if (!(await store.exists(partKey + '.json'))) {
-      await sampleBatch(deps, config, pair, options, probes, entries.slice(first, last), K, partKey, hooks.signal);
+      const rows = await sampleBatch(deps, config, pair, options, probes, entries.slice(first - input.start, last - input.start), K, partKey, hooks.signal);
+      hooks.stored?.({ firstImage: first, images: last - first, ...rows });
     }
     await hooks.progress?.(last, { images: last - input.start, samples: (last - input.start) * K });
   }
@@ -100,13 +124,16 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
   const featureIds: string[] = [];
   const featureChunks: Float32Array[] = [];
   let featureDim = 0;
-  for (const key of partKeys) {
+  const parts = await inParallel(partKeys, async (key) => {
     const base = key.slice(0, -'.json'.length);
     const part = JSON.parse(new TextDecoder().decode(await store.get(key))) as BatchPart;
+    const rows = readSampleRows(await store.get(base + '.arrow'), base + '.arrow');
+    return { part, rows, features: part.featureIds.length > 0 ? readNpy(await store.get(base + '.npy'), base + '.npy') : null };
+  });
+  for (const { part, rows, features: f } of parts) {
     imageRows.push(...part.images);
-    sampleRows.push(...readSampleRows(await store.get(base + '.arrow'), base + '.arrow'));
-    if (part.featureIds.length > 0) {
-      const f = readNpy(await store.get(base + '.npy'), base + '.npy');
+    sampleRows.push(...rows);
+    if (f !== null) {
       featureDim = f.shape[1] ?? 0;
       featureIds.push(...part.featureIds);
       featureChunks.push(f.data);
@@ -118,17 +145,17 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
     features.set(c, offset);
     offset += c.length;
   }
-  await store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.images.arrow'), imageRowsToIpc(imageRows));
-  await store.put(
-    layout.shardTable(input.shard).replace(/\.arrow$/, '.features.npy'),
-    writeNpy(features, [featureIds.length, featureDim]),
-  );
-  await store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.json'), json(featureIds));
+  await Promise.all([
+    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.images.arrow'), imageRowsToIpc(imageRows)),
+    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.npy'), writeNpy(features, [featureIds.length, featureDim])),
+    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.json'), json(featureIds)),
+  ]);
+  // The sample table goes last: its presence marks the shard as done.
   await store.put(tableKey, sampleRowsToIpc(sampleRows, probes));
-  for (const key of partKeys) {
+  await inParallel(partKeys, async (key) => {
     const base = key.slice(0, -'.json'.length);
     await Promise.all([store.delete(base + '.arrow'), store.delete(base + '.npy'), store.delete(key)]);
-  }
+  });
   const okRows = sampleRows.filter((r) => r.status === 'ok').length;
   return {
     shard: input.shard,
@@ -150,7 +177,7 @@ async function sampleBatch(
   K: number,
   partKey: string,
   signal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<{ okRows: number; errorRows: number }> {
   const { store } = deps;
   const layout = runLayout(config.runId);
   const prior = pair.objective.prior;
@@ -159,29 +186,37 @@ async function sampleBatch(
   const queries: FiberQuery[] = [];
   const sampleRows: SampleRow[] = [];
   const imageRows: ImageRow[] = [];
-  for (const entry of entries) {
+  const decoded = await inParallel(entries, async (entry) => {
     try {
       const bytes = await readDatasetEntry(config.dataset, entry);
-      const image = decodeQuery(bytes, `image ${entry.imageId}`, entry.key, prior, config.resizeQueries);
-      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
+      return decodeQuery(bytes, `image ${entry.imageId}`, entry.key, prior, config.resizeQueries);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, errorText(err)));
-      imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, errorText(err)));
+      return err;
+    }
+  });
+  for (const [i, entry] of entries.entries()) {
+    const image = decoded[i]!;
+    if (image instanceof InputError) {
+      for (let k = 0; k < K; k++) sampleRows.push(errorSampleRow(ctx, options.variant, pair.metric, entry.imageId, k, errorText(image)));
+      imageRows.push(errorImageRow(ctx, pair.metric, entry.imageId, K, errorText(image)));
+    } else {
+      queries.push({ imageId: entry.imageId, image, sampleIndices: Array.from({ length: K }, (_, k) => k) });
     }
   }
   const measured = await measureFibers(pair, options, probes, queries, ctx, signal ? { signal } : {});
   const featureIds: string[] = [];
   const featureDim = pair.objective.featureDim;
   const features = new Float32Array(measured.length * featureDim);
+  const pngs: { key: string; image: Float32Array }[] = [];
   for (const m of measured) {
     const queryKey = layout.queryImage(m.query.imageId);
-    await store.put(queryKey, encodePng(m.query.image, shape, prior.imageRange), 'image/png');
+    pngs.push({ key: queryKey, image: m.query.image });
     for (const [i, row] of m.rows.entries()) {
       const sample = m.samples[i];
       if (sample) {
         row.image_key = layout.sampleImage(row.image_id, row.sample_index);
-        await store.put(row.image_key, encodePng(sample, shape, prior.imageRange), 'image/png');
+        pngs.push({ key: row.image_key, image: sample });
       }
       sampleRows.push(row);
     }
@@ -189,8 +224,13 @@ async function sampleBatch(
     features.set(m.queryFeatures, featureIds.length * featureDim);
     featureIds.push(m.query.imageId);
   }
+  await inParallel(pngs, ({ key, image }) => store.put(key, encodePng(image, shape, prior.imageRange), 'image/png'));
+  await Promise.all([
+    store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes)),
+    store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim])),
+  ]);
   // The .json is written last: its presence marks the batch as done.
-  await store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes));
-  await store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim]));
   await store.put(partKey + '.json', json({ images: imageRows, featureIds } satisfies BatchPart));
+  const okRows = sampleRows.filter((r) => r.status === 'ok').length;
+  return { okRows, errorRows: sampleRows.length - okRows };
 }

@@ -25,7 +25,8 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((msg, err) => {
-      if (err) throw err;
+      // A check that returns its message (a string) is a usage error; a thrown Error is the command's own.
+      if (err instanceof Error) throw err;
       process.stderr.write(`fiberscope: ${msg}\nRun 'fiberscope --help' for usage.\n`);
       code = EXIT.usage;
     });

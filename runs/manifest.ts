@@ -35,6 +35,8 @@ export interface RunConfig {
   reference: string | null;
   provider: string;
   imageCount: number;
+  /** The image list is stored in pages of `pageSize` images (`listing/<first>.json`); absent in older runs, which have one `images.json`. */
+  listing?: { pageSize: number };
   shards: ShardSpec[];
   /** The Temporal Schedule that started this run and the action's time; null (or absent in older manifests) otherwise. */
   schedule?: { id: string; actionTime: string } | null;

@@ -9,8 +9,10 @@ export const runLayout = (runId: string) => {
   return {
     base,
     manifest: `${base}/manifest.json`,
-    /** The image list of the run, so workflow payloads carry keys, not lists. */
+    /** The image list of runs made before the paged listing (all images in one object). */
     images: `${base}/images.json`,
+    /** One page of the run's image list, by the index of its first image: workflow payloads carry keys, not lists. */
+    listingPage: (firstImage: number) => `${base}/listing/${String(firstImage).padStart(10, '0')}.json`,
     shardTable: (shard: string) => `${base}/shards/${sanitizeKeyPart(shard)}.arrow`,
     /** Rows of a shard's finished batches, kept until the shard table is written, so a retry resumes. */
     shardPart: (shard: string, firstImage: number) =>

@@ -261,19 +261,22 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<string[]> {
+  /** The keys under `prefix` one ListObjectsV2 page (up to 1,000 keys) at a time, in S3's UTF-8 byte order. */
+  async *listPages(prefix: string): AsyncGenerator<string[]> {
     const base = this.prefix === '' ? '' : `${this.prefix}/`;
-    const keys: string[] = [];
     let token: string | undefined;
     do {
       const out = await this.request(() =>
         this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token })),
       );
-      for (const object of out.Contents ?? []) {
-        if (object.Key !== undefined) keys.push(object.Key.slice(base.length));
-      }
+      yield (out.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key.slice(base.length)]));
       token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
     } while (token !== undefined);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const page of this.listPages(prefix)) keys.push(...page);
     return keys.sort();
   }
 

@@ -1,10 +1,13 @@
 import { pathToFileURL } from 'node:url';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { cachedPairLoader } from '../activities/pairs.ts';
 import { createSamplingActivities } from '../activities/shards.ts';
+import type { StoredBatches } from '../activities/shards.ts';
 import type { PairLoader } from '../activities/sampling.ts';
 import { openStore } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
+import { batchesStoredSignal } from '../workflows/audit.ts';
 import { TASK_QUEUES } from '../workflows/task-queues.ts';
 import { storeSpecFromEnv, temporalSettingsFromEnv } from './env.ts';
 import { failureInterceptors } from './failures.ts';
@@ -19,15 +22,25 @@ export interface SamplingWorkerOptions {
   /** Shards sampled at once by this worker; default 1 (one per device: a batch already fills it). */
   slots?: number;
   identity?: string;
+  /** Fewest milliseconds between two batch reports of one shard attempt to its workflow; default 1000. */
+  batchReportMs?: number;
 }
 
-/** A worker on the sampling queue running `sampleShard` with the given pair loader. */
+/**
+ * A worker on the sampling queue running `sampleShard` with the given pair loader; it reports stored
+ * batches to their audit workflow with a signal over the worker's own connection.
+ */
 export async function createSamplingWorker(options: SamplingWorkerOptions): Promise<Worker> {
+  const client = new Client({ connection: options.connection, namespace: options.namespace });
+  const reports = {
+    send: (workflowId: string, report: StoredBatches) => client.workflow.getHandle(workflowId).signal(batchesStoredSignal, report),
+    ...(options.batchReportMs === undefined ? {} : { everyMs: options.batchReportMs }),
+  };
   return await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUES.sampling,
-    activities: createSamplingActivities({ store: options.store, loadPair: options.loadPair }),
+    activities: createSamplingActivities({ store: options.store, loadPair: options.loadPair, reports }),
     interceptors: { activity: [failureInterceptors] },
     maxConcurrentActivityTaskExecutions: options.slots ?? 1,
     ...(options.identity === undefined ? {} : { identity: options.identity }),

@@ -1,7 +1,7 @@
-import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, defineSignal, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { createControlActivities, PreparedRun, RunRequest } from '../activities/control.ts';
-import type { createSamplingActivities } from '../activities/shards.ts';
+import type { createSamplingActivities, StoredBatches } from '../activities/shards.ts';
 import type { RunSummary } from '../runs/summary.ts';
 import { planShards } from './plan.ts';
 import { TASK_QUEUES } from './task-queues.ts';
@@ -59,23 +59,44 @@ export interface AuditResult {
 
 export type AuditPhase = 'preparing' | 'sampling' | 'summarizing' | 'done';
 
+/** A shard being sampled now, as far as its stored batches go. */
+export interface ActiveShard {
+  shard: string;
+  imagesDone: number;
+  images: number;
+}
+
 export interface AuditProgress {
   runId: string | null;
   phase: AuditPhase;
   shardsDone: number;
   shardsTotal: number;
   shardsInFlight: number;
+  /** Images whose rows are stored: every image of the completed shards plus the stored batches of the shards in flight. */
   imagesDone: number;
   imagesTotal: number;
+  /** Rows stored so far, counted like imagesDone. */
   okRows: number;
   /** Samples that failed (unreadable image, NaN/Inf): error rows so far. */
   errorRows: number;
   executions: number;
   /** When the audit's first execution started (ISO 8601): images/s for dashboards. */
   startedAt: string;
+  /** Batches reported stored by the shards of this execution in flight (each counted once across retries). */
+  batchesDone: number;
+  /** The shards in flight with their stored images. */
+  activeShards: ActiveShard[];
+  /** When the progress last changed (ISO 8601, workflow time). */
+  updatedAt: string;
 }
 
 export const auditProgressQuery = defineQuery<AuditProgress>('auditProgress');
+
+/**
+ * Sent by a sampling attempt (through the worker's Temporal client) after it stores batches, so progress
+ * moves between shard completions; at most one per second per shard attempt, so it cannot flood history.
+ */
+export const batchesStoredSignal = defineSignal<[StoredBatches]>('batchesStored');
 
 export const AUDIT_DEFAULTS = {
   window: 4,
@@ -158,8 +179,34 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
     executions: (input.state?.executions ?? 0) + 1,
     // Date is the workflow task's time in a workflow: deterministic on replay.
     startedAt: input.state?.startedAt ?? new Date().toISOString(),
+    batchesDone: 0,
+    activeShards: [],
+    updatedAt: new Date().toISOString(),
   };
-  setHandler(auditProgressQuery, () => ({ ...progress }));
+  /** Stored batches of the shards in flight, keyed by first image: a retried attempt reports the same keys. */
+  const active = new Map<string, { images: number; okRows: number; errorRows: number; total: number; seen: Set<number> }>();
+  const changed = () => {
+    progress.updatedAt = new Date().toISOString();
+    progress.activeShards = [...active].map(([shard, a]) => ({ shard, imagesDone: a.images, images: a.total }));
+  };
+  setHandler(auditProgressQuery, () => ({ ...progress, activeShards: progress.activeShards.map((a) => ({ ...a })) }));
+  setHandler(batchesStoredSignal, ({ shard, batches }) => {
+    // A late report of a shard already complete (or of another execution) changes nothing.
+    const a = active.get(shard);
+    if (a === undefined) return;
+    for (const b of batches) {
+      if (a.seen.has(b.firstImage)) continue;
+      a.seen.add(b.firstImage);
+      a.images += b.images;
+      a.okRows += b.okRows;
+      a.errorRows += b.errorRows;
+      progress.imagesDone += b.images;
+      progress.okRows += b.okRows;
+      progress.errorRows += b.errorRows;
+      progress.batchesDone += 1;
+    }
+    changed();
+  });
 
   const run = input.state?.run ?? (await control.prepareRun({ store: input.store, run: input.run }));
   Object.assign(progress, { runId: run.runId, phase: 'sampling', shardsTotal: run.shardCount, imagesTotal: run.imageCount });
@@ -174,20 +221,24 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
     if (i < stop && inFlight.size < window) {
       const index = i++;
       const shard = shards[index]!;
+      active.set(shard.shard, { images: 0, okRows: 0, errorRows: 0, total: shard.end - shard.start, seen: new Set() });
       inFlight.set(
         index,
-        sampling
-          .sampleShard({ runId: run.runId, ...shard })
-          .then((r) => {
-            progress.shardsDone += 1;
-            progress.imagesDone += r.images;
-            progress.okRows += r.okRows;
-            progress.errorRows += r.errorRows;
-            return index;
-          })
-          .catch(failedIn({ runId: run.runId, phase: 'sampling', shard: shard.shard })),
+        sampling.sampleShard({ runId: run.runId, ...shard }).then((r) => {
+          // The shard's result replaces what its batches reported: exact, and never less.
+          const a = active.get(shard.shard)!;
+          active.delete(shard.shard);
+          progress.shardsDone += 1;
+          progress.imagesDone += r.images - a.images;
+          progress.okRows += r.okRows - a.okRows;
+          progress.errorRows += r.errorRows - a.errorRows;
+          changed();
+          return index;
+        })
+        .catch(failedIn({ runId: run.runId, phase: 'sampling', shard: shard.shard })),
       );
       progress.shardsInFlight = inFlight.size;
+      changed();
       continue;
     }
     inFlight.delete(await Promise.race(inFlight.values()));
@@ -208,9 +259,11 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   }
 
   progress.phase = 'summarizing';
+  changed();
   if (run.hasReference) await sampling.embedReference({ runId: run.runId });
   const summarized = await control.summarizeRun({ store: input.store, runId: run.runId });
   progress.phase = 'done';
+  changed();
   return {
     runId: run.runId,
     location: summarized.location,

@@ -1,5 +1,9 @@
 import { resolve } from 'node:path';
+<<<<<<< HEAD
 import { Client, Connection, ServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+=======
+import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+>>>>>>> main
 import type { WorkflowHandle } from '@temporalio/client';
 import { runRequestOf } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
@@ -29,11 +33,67 @@ function temporalUnreachable(err: unknown, address: string): unknown {
 }
 
 /**
+ * Follows an audit until it ends: the progress query once a second as a progress bar on a terminal's
+ * stderr, then the same summary as the local engine on stdout. Exits like the audit ended: 0 when
+ * done, 2 when it failed on bad input, 3 otherwise.
+ */
+async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, args: Pick<AuditArgs, 'json'>): Promise<number> {
+  const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
+  let finished = false;
+  const outcome = handle.result().finally(() => (finished = true));
+  // Seen by the `await` below; meanwhile an early failure is not an unhandled rejection.
+  outcome.catch(() => undefined);
+  while (!finished) {
+    const p = await handle.query(auditProgressQuery).catch(() => null);
+    if (p) bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards, ${p.errorRows} failed samples`);
+    await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  }
+  let result: AuditResult;
+  try {
+    result = await outcome;
+  } catch (err) {
+    throw err instanceof WorkflowFailedError ? asInputError(err) : err;
+  } finally {
+    bar.done();
+  }
+  if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
+  else process.stdout.write(describeSummary(result.summary, result.location, result.reportKey) + '\n');
+  return EXIT.ok;
+}
+
+async function withClient<T>(use: (client: Client, address: string) => Promise<T>): Promise<T> {
+  const { address, namespace } = temporalSettingsFromEnv();
+  const connection = await Connection.connect({ address });
+  try {
+    return await use(new Client({ connection, namespace }), address);
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * `fiberscope audit --engine temporal --follow RUN_ID`: attaches to the audit of a run from any machine
+ * that reaches the Temporal server (running, or already ended: then it prints the outcome at once).
+ */
+export async function followOnTemporal(args: Pick<AuditArgs, 'json'> & { follow: string }): Promise<number> {
+  return await withClient(async (client, address) => {
+    const workflowId = auditWorkflowId(args.follow);
+    const handle = client.workflow.getHandle<typeof auditDatasetWorkflow>(workflowId);
+    await handle.describe().catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) throw new InputError('follow', `no audit of run '${args.follow}' on ${address} (workflow ${workflowId})`);
+      throw err;
+    });
+    process.stderr.write(`run ${args.follow}: following workflow ${workflowId} on ${address}\n`);
+    return await followAudit(handle, args);
+  });
+}
+
+/**
  * `fiberscope audit --engine temporal`: validates the run here, submits `auditDatasetWorkflow` under
- * the id `audit/<runId>`, prints the run id, then (unless --detach) follows the progress query and
- * prints the same summary as the local engine.
+ * the id `audit/<runId>`, prints the run id, then (unless --detach) follows it like `--follow`.
  */
 export async function auditOnTemporal(args: AuditArgs): Promise<number> {
+  if (args.follow !== undefined) return await followOnTemporal({ ...args, follow: args.follow });
   const store = openStore(absolute(args.out));
   const runId = args.resume ?? args.runId ?? newRunId();
   let run: AuditInput['run'];
@@ -55,6 +115,7 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
     run,
     options: { ...(args.window !== undefined ? { window: args.window } : {}), ...(args.samplingQueue !== undefined ? { samplingQueue: args.samplingQueue } : {}) },
   };
+<<<<<<< HEAD
   const { address, namespace } = temporalSettingsFromEnv();
   const connection = await Connection.connect({ address }).catch((err: unknown) => {
     throw temporalUnreachable(err, address);
@@ -74,11 +135,22 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
       handle = client.workflow.getHandle(workflowId);
       process.stderr.write(`run ${runId}: its audit is still running; following it\n`);
     }
+=======
+  return await withClient(async (client, address) => {
+    const workflowId = auditWorkflowId(runId);
+    const handle = await client.workflow
+      .start(auditDatasetWorkflow, { taskQueue: args.taskQueue ?? TASK_QUEUES.control, workflowId, args: [input] })
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new InputError('run-id', `an audit of run '${runId}' is already running (workflow ${workflowId})`);
+        throw err;
+      });
+>>>>>>> main
     if (args.detach) {
       process.stdout.write(args.json ? JSON.stringify({ runId, workflowId, location: store.location }) + '\n' : `submitted run ${runId} (workflow ${workflowId}) to ${address}\n`);
       return EXIT.ok;
     }
     process.stderr.write(`run ${runId}: workflow ${workflowId} on ${address}\n`);
+<<<<<<< HEAD
     const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
     let finished = false;
     const outcome = handle.result().finally(() => (finished = true));
@@ -111,4 +183,8 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
   } finally {
     await connection.close();
   }
+=======
+    return await followAudit(handle, args);
+  });
+>>>>>>> main
 }

@@ -36,6 +36,8 @@ export interface AuditArgs extends SamplerArgs {
   /** Temporal engine only (the demo builds AuditArgs without them). */
   window?: number;
   detach?: boolean;
+  /** Attach to the running audit of this run id (temporal engine). */
+  follow?: string;
   taskQueue?: string;
   samplingQueue?: string;
   json: boolean;

@@ -7,7 +7,7 @@ import { OnnxFiberObjective } from '../../engine/guidance/compose.ts';
 import { priorInfo } from '../../engine/priors/bundle.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../../engine/priors/load.ts';
 import type { Provider } from '../../engine/runtime/index.ts';
-import { localBundle } from '../../store/bundles.ts';
+import { cacheDir, localBundle } from '../../store/bundles.ts';
 import { encodePng } from '../../store/images.ts';
 import { writeNpy } from '../../store/npy.ts';
 import { sampleRowsToIpc } from '../../store/tables.ts';
@@ -41,6 +41,7 @@ export async function runSample(args: SampleArgs): Promise<number> {
   const [priorRef, extractorRef] = await Promise.all([fingerprintBundle(args.prior), fingerprintBundle(args.extractor)]);
   const objective = await OnnxFiberObjective.create(prior, extractor, {
     runtime: { provider: (args.provider ?? 'cpu') as Provider },
+    gradientCache: join(cacheDir(), 'gradients'),
   });
 
   const bar = progressBar('sampling', !args.json && Boolean(process.stderr.isTTY));

@@ -24,12 +24,17 @@ export const audit: CommandSpec = {
         .option('resize-queries', { type: 'boolean', default: false, describe: "Resize images of another size to the prior's (bilinear)" })
         .option('window', { type: 'number', default: 4, describe: 'Shards in flight at once (temporal engine)', group: 'Temporal:' })
         .option('detach', { type: 'boolean', default: false, describe: 'Submit, print the run id and return (temporal engine)', group: 'Temporal:' })
+        .option('follow', { type: 'string', describe: 'Attach to the audit of this run id (from any machine): progress, then its summary and exit code', group: 'Temporal:' })
         .option('task-queue', { type: 'string', describe: 'Task queue of the control workers (default control)', group: 'Temporal:' })
         .option('sampling-queue', { type: 'string', describe: 'Task queue of the sampling workers (default sampling)', group: 'Temporal:' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the run summary as JSON' })
         .check((a) => {
+          if (a.follow !== undefined) {
+            if (a.engine !== 'temporal') return '--follow needs --engine temporal';
+            return true;
+          }
           if (a.resume === undefined && (a.dataset === undefined || a.prior === undefined || a.extractor === undefined)) {
-            throw new Error('give --dataset, --prior and --extractor (or --resume RUN_ID)');
+            return 'give --dataset, --prior and --extractor (or --resume RUN_ID)';
           }
           return true;
         }),

@@ -2,8 +2,10 @@ import { InputError } from '../errors.ts';
 import { attrFloat, attrInt, attrInts, attrString, attrTensor } from '../onnx/attributes.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { pruneModel } from '../onnx/compose.ts';
+import { checkTopology, sortTopologically } from '../onnx/topology.ts';
 import { DataType, cloneModel, defaultOpset, isFloat, makeTensor, tensorValues } from '../onnx/ir.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
+import { foldShapeValues } from './fold.ts';
 import { NO_GRADIENT_OPS } from './nograd.ts';
 import { inferRanks } from './ranks.ts';
 import { findRule, supportedOps } from './registry.ts';
@@ -49,7 +51,9 @@ function nodeLabel(n: Node): string {
  * the `alsoOutput` tensors, and `d_<x>` for each x in wrt.
  * Only nodes between `of` and the wrt inputs are differentiated; weights get no gradient work.
  */
-export function vjp(model: Model, options: VjpOptions): Model {
+export function vjp(given: Model, options: VjpOptions): Model {
+  // The sweeps below walk the node list and need every producer before its readers.
+  const model = { ...given, graph: { ...given.graph, nodes: sortTopologically(given.graph) } };
   const opset = defaultOpset(model);
   if (opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new InputError(
@@ -69,6 +73,8 @@ export function vjp(model: Model, options: VjpOptions): Model {
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.shape) knownRanks.set(v.name, v.shape.length);
   for (const [name, v] of shapes) knownRanks.set(name, v.dims.length);
   const constants = constantTensors(model);
+  // Sizes, pads and shapes computed from static shapes in the graph are constants to the rules.
+  foldShapeValues(model, (name) => shapes.get(name)?.dims, constants);
   const ranks = inferRanks(model, knownRanks, constants);
   const declaredTypes = new Map<string, number>();
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
@@ -201,7 +207,9 @@ export function vjp(model: Model, options: VjpOptions): Model {
   });
   out.graph.outputs = [outputs[0]!, ...extra, ...outputs.slice(1)];
   out.graph.valueInfo = [];
-  return pruneModel(out, { keepInputs: true });
+  const gradient = pruneModel(out, { keepInputs: true });
+  checkTopology(gradient.graph, 'gradient graph');
+  return gradient;
 }
 
 interface GradientPath {

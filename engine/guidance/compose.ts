@@ -4,6 +4,7 @@
  * engine's VJP transform, and the forward-only graphs the sampler needs. Everything is standard
  * ONNX, run through engine/runtime; `OnnxFiberObjective` adapts them to the sampler's interface.
  */
+import { cachedGradient } from '../autodiff/cache.ts';
 import { vjp } from '../autodiff/vjp.ts';
 import { InputError } from '../errors.ts';
 import { DataType, GraphBuilder, connect, float, prefixNames } from '../onnx/index.ts';
@@ -42,6 +43,8 @@ export interface ComposeOptions {
   runtime?: RuntimeOptions;
   /** `upgrade` (default) converts the model of lower opset to the higher one when they differ; `equal` refuses. */
   opsets?: 'equal' | 'upgrade';
+  /** A folder keeping derived gradient graphs by content hash (engine/autodiff/cache.ts); none: derived every process. */
+  gradientCache?: string;
 }
 
 /** The one input/output a manifest names, or the model's only one. */
@@ -287,7 +290,7 @@ export class OnnxFiberObjective implements FiberObjective {
   private session(
     cache: Map<string, Promise<ModelSession>>,
     key: string,
-    build: () => Promise<Model>,
+    build: () => Promise<Model | string>,
   ): Promise<ModelSession> {
     let s = cache.get(key);
     if (!s) {
@@ -366,7 +369,13 @@ export class OnnxFiberObjective implements FiberObjective {
     return a.attach(this.extractor.model, 'phi/', { [this.extractorIO.input]: pre.out }, [this.extractorIO.output])[0]!;
   }
 
-  private async gradientModel(forward: Model, wrt: string, inputDims: Record<string, number[]>): Promise<Model> {
+  private gradientModel(forward: Model, wrt: string, inputDims: Record<string, number[]>): Promise<Model | string> {
+    return cachedGradient(this.options.gradientCache, forward, { of: 'cost', wrt, inputDims }, () =>
+      this.deriveGradient(forward, wrt, inputDims),
+    );
+  }
+
+  private async deriveGradient(forward: Model, wrt: string, inputDims: Record<string, number[]>): Promise<Model> {
     const shapes = await resolveShapes(forward, inputDims, this.options.runtime ?? {});
     const g = vjp(forward, { of: 'cost', wrt: [wrt], shapes });
     // The transform keeps only the cost and the gradient; re-expose the other forward outputs (x̂₀, prediction).

@@ -5,6 +5,7 @@ import { onnx, toNumber } from './proto.ts';
 import type { OnnxTypes } from './proto.ts';
 import type { Dim, Graph, Model, Tensor, ValueInfo } from './ir.ts';
 import { externalRef, tensorFromProto, tensorToProto } from './tensor-proto.ts';
+import { checkTopology, sortTopologically } from './topology.ts';
 
 export interface DecodeOptions {
   /** Folder that external-data locations are relative to (the model file's folder). */
@@ -132,6 +133,7 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Mod
     initializers: (g.initializer ?? []).map((t) => tensorWithData(t, ext)),
     valueInfo: (g.valueInfo ?? []).map(valueInfoFromProto),
   };
+  graph.nodes = sortTopologically(graph);
   const opsets: Record<string, number> = {};
   for (const o of proto.opsetImport ?? []) opsets[o.domain === 'ai.onnx' ? '' : (o.domain ?? '')] = toNumber(o.version);
   return {
@@ -167,6 +169,9 @@ interface Encoded {
 }
 
 function encodeParts(model: Model, options: EncodeOptions): Encoded {
+  // Written sorted (the ONNX checker requires it), and never with a node reading an undefined tensor.
+  const g = { ...model.graph, nodes: sortTopologically(model.graph) };
+  checkTopology(g);
   const data: Uint8Array[] = [];
   let offset = 0;
   const ext = options.externalData;
@@ -181,7 +186,6 @@ function encodeParts(model: Model, options: EncodeOptions): Encoded {
     offset += t.raw.length;
     return proto;
   });
-  const g = model.graph;
   const proto: OnnxTypes.IModelProto = {
     irVersion: model.irVersion,
     producerName: model.producerName,
@@ -208,12 +212,12 @@ function encodeParts(model: Model, options: EncodeOptions): Encoded {
   return { model: onnx.ModelProto.encode(proto).finish(), ...(ext ? { data } : {}) };
 }
 
-/** Encodes a model with all tensor data inline (what ONNX Runtime sessions from bytes need). */
+/** Encodes a model with all tensor data inline (what ONNX Runtime sessions from bytes need); refuses an invalid graph. */
 export function encodeModel(model: Model): Uint8Array {
   return encodeParts(model, {}).model;
 }
 
-/** Saves a model; with externalData the large initializers go to a file beside it. */
+/** Saves a model (refusing an invalid graph before anything is written); with externalData the large initializers go to a file beside it. */
 export function saveModel(model: Model, path: string, options: EncodeOptions = {}): void {
   const ext = options.externalData;
   if (

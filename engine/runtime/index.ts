@@ -20,6 +20,17 @@ export interface RuntimeOptions {
   intraOpThreads?: number;
   /** Threads across independent ops (default 1). */
   interOpThreads?: number;
+  /**
+   * onnxruntime's CPU memory arena (default on). Each session's arena keeps its largest run's
+   * memory for good; off, memory goes back after every run, so a process holding several
+   * sessions peaks at the largest run rather than the sum of them, for a little time per run.
+   */
+  memoryArena?: boolean;
+  /**
+   * Whether idle intra-op threads spin waiting for work (default on, onnxruntime's default). Off
+   * suits machines shared with other processes, where spinning threads take cores from them.
+   */
+  spinning?: boolean;
 }
 
 export type TensorType = 'float32' | 'float64' | 'int64';
@@ -102,6 +113,8 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
     executionProviders: [provider],
     ...(o.intraOpThreads ? { intraOpNumThreads: o.intraOpThreads } : {}),
     interOpNumThreads: o.interOpThreads ?? 1,
+    enableCpuMemArena: o.memoryArena ?? true,
+    ...(o.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
   };
@@ -184,7 +197,7 @@ const cache = new Map<string, Promise<ModelSession>>();
 function cacheKey(source: Uint8Array | string, o: RuntimeOptions): string {
   const id =
     typeof source === 'string' ? `path:${source}` : `sha256:${createHash('sha256').update(source).digest('hex')}`;
-  return `${o.provider ?? 'cpu'}|${o.intraOpThreads ?? 0}|${o.interOpThreads ?? 1}|${id}`;
+  return `${o.provider ?? 'cpu'}|${o.intraOpThreads ?? 0}|${o.interOpThreads ?? 1}|${o.memoryArena ?? true}|${o.spinning ?? true}|${id}`;
 }
 
 async function create(source: Uint8Array | string, o: RuntimeOptions, label: string): Promise<ModelSession> {

@@ -126,7 +126,7 @@ test('the audit workflow writes a complete run folder to S3', async () => {
     { runId: result.runId, location: result.location, images: result.images, okRows: result.okRows, errorRows: result.errorRows },
     { runId, location: store.location, images: 6, okRows: 12, errorRows: 0 },
   );
-  for (const key of [layout.manifest, layout.images, layout.summary, layout.summaryJson, layout.report, ...SHARDS.map(layout.shardTable)]) {
+  for (const key of [layout.manifest, layout.listingPage(0), layout.summary, layout.summaryJson, layout.report, ...SHARDS.map(layout.shardTable)]) {
     assert.ok(await store.exists(key), key);
   }
   assert.equal(result.reportKey, layout.report);
@@ -147,12 +147,13 @@ test('the progress query reports shards and images as they complete', () => {
   for (const [i, p] of snapshots.entries()) {
     assert.ok(p.shardsInFlight <= 2, 'the window bounds shards in flight');
     if (i > 0) assert.ok(p.shardsDone >= snapshots[i - 1]!.shardsDone, 'shards done never goes back, across continue-as-new too');
+    if (i > 0) assert.ok(p.imagesDone >= snapshots[i - 1]!.imagesDone, 'images done never goes back: a shard result replaces its batch reports');
   }
   assert.ok(snapshots.every((p) => p.startedAt === finalProgress.startedAt), 'the start time survives continue-as-new');
   assert.ok(Math.abs(Date.parse(finalProgress.startedAt) - Date.now()) < 5 * 60_000);
   assert.deepEqual(
-    { ...finalProgress, startedAt: null },
-    { startedAt: null, runId, phase: 'done', shardsDone: 3, shardsTotal: 3, shardsInFlight: 0, imagesDone: 6, imagesTotal: 6, okRows: 12, errorRows: 0, executions: 2 },
+    { ...finalProgress, startedAt: null, updatedAt: null, batchesDone: null },
+    { startedAt: null, updatedAt: null, batchesDone: null, runId, phase: 'done', shardsDone: 3, shardsTotal: 3, shardsInFlight: 0, imagesDone: 6, imagesTotal: 6, okRows: 12, errorRows: 0, executions: 2, activeShards: [] },
   );
 });
 

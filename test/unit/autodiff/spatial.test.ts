@@ -67,10 +67,21 @@ test('Resize in tf_crop_and_resize mode is refused', async () => {
   await refused(m, ['x'], /tf_crop_and_resize is not supported/);
 });
 
-test('Pad in reflect mode with pads computed at run time is refused', async () => {
+test('Pad in reflect mode with pads computed from static shapes in the graph is differentiated', async () => {
   const { m, b } = model(13, [{ name: 'x', dataType: F32, shape: [2, 3] }]);
   const pads = b.op('Concat', [b.op('Shape', ['x']), b.int64s([0, 0])], { axis: 0 });
   b.op('Pad', ['x', b.op('Sub', [pads, b.int64s([1, 2, 0, 0])])], { mode: 'reflect' }, 'y');
+  m.graph.outputs.push({ name: 'y', dataType: F32, shape: null });
+  const r = await directionalCheck(m, { of: 'y', wrt: ['x'], feeds: { x: tensor('float32', [2, 3], values(6, 4)) } });
+  assert.ok(r.relError < 1e-4, `relative error ${r.relError}`);
+});
+
+test('Pad in reflect mode with pads fed at run time is refused', async () => {
+  const { m, b } = model(13, [
+    { name: 'x', dataType: F32, shape: [2, 3] },
+    { name: 'p', dataType: DataType.int64, shape: [4] },
+  ]);
+  b.op('Pad', ['x', 'p'], { mode: 'reflect' }, 'y');
   m.graph.outputs.push({ name: 'y', dataType: F32, shape: null });
   await refused(m, ['x'], /reflect padding needs constant pads/);
 });
@@ -95,10 +106,16 @@ test('an opset-9 export with Upsample and attribute pads is differentiated after
   assert.ok(r.relError < 1e-4, `relative error ${r.relError}`);
 });
 
-test('Resize with scales computed at run time is refused', async () => {
+test('Resize with scales computed from constants in the graph is differentiated', async () => {
   const { m, b } = model(13, [{ name: 'x', dataType: F32, shape: [1, 1, 4, 4] }]);
   const scales = b.op('Add', [b.constant(F32, [4], [0.5, 0.5, 1.7, 1.7], 'half'), b.scalar(0.5, F32)]);
   b.op('Resize', ['x', '', scales], { mode: 'nearest' }, 'y');
   m.graph.outputs.push({ name: 'y', dataType: F32, shape: null });
-  await refused(m, ['x'], /scales computed at run time are not supported/);
+  const r = await directionalCheck(m, {
+    of: 'y',
+    wrt: ['x'],
+    feeds: { x: tensor('float32', [1, 1, 4, 4], values(16, 7)) },
+    step: 0.5,
+  });
+  assert.ok(r.relError < 1e-4, `relative error ${r.relError}`);
 });

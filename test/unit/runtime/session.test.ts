@@ -30,6 +30,15 @@ test('sessions are cached per model bytes and options', async () => {
   const c = await openSession(twoInputs(), { intraOpThreads: 1 });
   assert.equal(a, b);
   assert.notEqual(a, c);
+  const noArena = await openSession(twoInputs(), { memoryArena: false });
+  assert.notEqual(noArena, a);
+  assert.equal(await openSession(twoInputs(), { memoryArena: true }), a);
+  const feeds = {
+    image: tensor('float32', [1, 3, 4, 4], new Float32Array(48).fill(2)),
+    scale: tensor('float64', [1], [0.5]),
+    steps: tensor('int64', [], [1]),
+  };
+  assert.deepEqual((await noArena.run(feeds))['y']!.data, (await a.run(feeds))['y']!.data);
 });
 
 test('runs with float32, float64 and int64 tensors', async () => {
