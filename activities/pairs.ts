@@ -1,18 +1,10 @@
-<<<<<<< HEAD
+import { join } from 'node:path';
 import { BundleError, InputError } from '../engine/errors.ts';
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
-import { localBundle } from '../store/bundles.ts';
-import type { BundleRef, RunConfig } from '../runs/manifest.ts';
-=======
-import { join } from 'node:path';
-import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
-import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
-import type { RuntimeOptions } from '../engine/runtime/index.ts';
 import { cacheDir, localBundle } from '../store/bundles.ts';
-import type { RunConfig } from '../runs/manifest.ts';
->>>>>>> main
+import type { BundleRef, RunConfig } from '../runs/manifest.ts';
 import type { LoadedPair } from '../runs/fibers.ts';
 import { fingerprintBundle } from './run.ts';
 import type { PairLoader } from './sampling.ts';

@@ -1,9 +1,5 @@
 import { resolve } from 'node:path';
-<<<<<<< HEAD
-import { Client, Connection, ServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-=======
-import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
->>>>>>> main
+import { Client, Connection, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { runRequestOf } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
@@ -34,8 +30,8 @@ function temporalUnreachable(err: unknown, address: string): unknown {
 
 /**
  * Follows an audit until it ends: the progress query once a second as a progress bar on a terminal's
- * stderr, then the same summary as the local engine on stdout. Exits like the audit ended: 0 when
- * done, 2 when it failed on bad input, 3 otherwise.
+ * stderr, then the same summary as the local engine on stdout. A failed audit is thrown as it is:
+ * the one error handler reads it (cli/failures.ts).
  */
 async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, args: Pick<AuditArgs, 'json'>): Promise<number> {
   const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
@@ -51,8 +47,6 @@ async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, 
   let result: AuditResult;
   try {
     result = await outcome;
-  } catch (err) {
-    throw err instanceof WorkflowFailedError ? asInputError(err) : err;
   } finally {
     bar.done();
   }
@@ -115,7 +109,6 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
     run,
     options: { ...(args.window !== undefined ? { window: args.window } : {}), ...(args.samplingQueue !== undefined ? { samplingQueue: args.samplingQueue } : {}) },
   };
-<<<<<<< HEAD
   const { address, namespace } = temporalSettingsFromEnv();
   const connection = await Connection.connect({ address }).catch((err: unknown) => {
     throw temporalUnreachable(err, address);
@@ -135,22 +128,11 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
       handle = client.workflow.getHandle(workflowId);
       process.stderr.write(`run ${runId}: its audit is still running; following it\n`);
     }
-=======
-  return await withClient(async (client, address) => {
-    const workflowId = auditWorkflowId(runId);
-    const handle = await client.workflow
-      .start(auditDatasetWorkflow, { taskQueue: args.taskQueue ?? TASK_QUEUES.control, workflowId, args: [input] })
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new InputError('run-id', `an audit of run '${runId}' is already running (workflow ${workflowId})`);
-        throw err;
-      });
->>>>>>> main
     if (args.detach) {
       process.stdout.write(args.json ? JSON.stringify({ runId, workflowId, location: store.location }) + '\n' : `submitted run ${runId} (workflow ${workflowId}) to ${address}\n`);
       return EXIT.ok;
     }
     process.stderr.write(`run ${runId}: workflow ${workflowId} on ${address}\n`);
-<<<<<<< HEAD
     const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
     let finished = false;
     const outcome = handle.result().finally(() => (finished = true));
@@ -183,8 +165,4 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
   } finally {
     await connection.close();
   }
-=======
-    return await followAudit(handle, args);
-  });
->>>>>>> main
 }
