@@ -1,3 +1,6 @@
+import { InputError, RunFailedError } from '../engine/errors.ts';
+import type { RunPhase } from '../engine/errors.ts';
+import { ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { runLayout } from '../store/layout.ts';
 import { createRun } from './run.ts';
@@ -32,6 +35,16 @@ export interface LocalAuditResult extends SummaryResult {
   shards: ShardResult[];
 }
 
+async function openRun(store: ObjectStore, runId: string) {
+  const key = runLayout(runId).manifest;
+  try {
+    return parseRunConfig(await store.get(key), key);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) throw new InputError('resume', `no run '${runId}' in ${store.location}`, { cause: err });
+    throw err;
+  }
+}
+
 /**
  * The embedded default: the same activities as the Temporal pipeline (create run → sample shards →
  * summarize), run in this process with a bounded pool, so one machine needs no services at all.
@@ -39,10 +52,7 @@ export interface LocalAuditResult extends SummaryResult {
  */
 export async function runLocalAudit(spec: NewRun | { resume: string }, opts: LocalEngineOptions): Promise<LocalAuditResult> {
   const { store } = opts;
-  const config =
-    'resume' in spec
-      ? parseRunConfig(await store.get(runLayout(spec.resume).manifest), runLayout(spec.resume).manifest)
-      : await createRun(store, spec);
+  const config = 'resume' in spec ? await openRun(store, spec.resume) : await createRun(store, spec);
   await writeRunStatus(store, config.runId, { state: 'running', engine: 'local', phase: 'sampling' });
   try {
     const result = await sampleAndSummarize(config, opts);
@@ -59,6 +69,14 @@ export async function runLocalAudit(spec: NewRun | { resume: string }, opts: Loc
 async function sampleAndSummarize(config: RunConfig, opts: LocalEngineOptions): Promise<LocalAuditResult> {
   const { store } = opts;
   const layout = runLayout(config.runId);
+  // Once the run exists, a failure names where it stopped; before, nothing was written to keep.
+  const step = async <T>(phase: RunPhase, shard: string | undefined, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw new RunFailedError({ runId: config.runId, phase, ...(shard === undefined ? {} : { shard }) }, { cause: err });
+    }
+  };
   // A local run refreshes its status while it samples: a stale `running` means the process is gone.
   let refreshed = Date.now();
   const refresh = () => {
@@ -75,24 +93,35 @@ async function sampleAndSummarize(config: RunConfig, opts: LocalEngineOptions): 
   const queue = [...config.shards];
   const results: ShardResult[] = [];
   const worker = async () => {
+    try {
+      await sampleQueue();
+    } catch (err) {
+      // One shard failed the run: the other pool members take no new shard.
+      queue.length = 0;
+      throw err;
+    }
+  };
+  const sampleQueue = async () => {
     for (let s = queue.shift(); s; s = queue.shift()) {
       const shard = s;
       const tableKey = layout.shardTable(shard.shard);
-      if (await store.exists(tableKey)) {
+      if (await step('sampling', shard.shard, () => store.exists(tableKey))) {
         progress.imagesDone += shard.end - shard.start;
       } else {
         let counted = 0;
-        const result = await sampleShard(
-          { store, loadPair: opts.loadPair },
-          { runId: config.runId, ...shard },
-          {
-            progress: (_next, done) => {
-              progress.imagesDone += done.images - counted;
-              counted = done.images;
-              report();
+        const result = await step('sampling', shard.shard, () =>
+          sampleShard(
+            { store, loadPair: opts.loadPair },
+            { runId: config.runId, ...shard },
+            {
+              progress: (_next, done) => {
+                progress.imagesDone += done.images - counted;
+                counted = done.images;
+                report();
+              },
+              ...(opts.signal ? { signal: opts.signal } : {}),
             },
-            ...(opts.signal ? { signal: opts.signal } : {}),
-          },
+          ),
         );
         results.push(result);
       }
@@ -101,7 +130,7 @@ async function sampleAndSummarize(config: RunConfig, opts: LocalEngineOptions): 
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
-  if (config.reference !== null) await embedReference({ store, loadPair: opts.loadPair }, config.runId);
-  const summary = await summarizeRun(store, config.runId);
+  if (config.reference !== null) await step('summarizing', undefined, () => embedReference({ store, loadPair: opts.loadPair }, config.runId));
+  const summary = await step('summarizing', undefined, () => summarizeRun(store, config.runId));
   return { runId: config.runId, shards: results, ...summary };
 }

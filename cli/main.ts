@@ -8,12 +8,18 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 /** Parses argv, runs one command, returns its exit code. Tests call this with an argv array. */
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
+  // Read before parsing too: a failure while parsing is reported with it.
+  let verbose = argv.includes('--verbose');
   const cli = yargs(argv)
     .scriptName('fiberscope')
     .usage('$0 <command> [options]\n\nAudits what vision models ignore by sampling the fibers of a model.')
     .version(pkg.version)
     .help()
     .alias('h', 'help')
+    .option('verbose', { type: 'boolean', default: false, global: true, describe: 'On failure, also print the stack of every error in the chain' })
+    .middleware((a) => {
+      verbose = Boolean(a.verbose);
+    })
     .strict()
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
@@ -34,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await cli.parseAsync();
   } catch (err) {
-    return exitCodeFor(err);
+    return exitCodeFor(err, { verbose });
   }
   return code;
 }

@@ -11,7 +11,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { InputError } from '../engine/errors.ts';
+import { InputError, ServiceError } from '../engine/errors.ts';
 
 /**
  * Where run folders live: a flat key space with `/`-separated keys (`runs/<runId>/shards/0.arrow`).
@@ -196,9 +196,12 @@ export class S3Store implements ObjectStore {
   readonly bucket: string;
   readonly prefix: string;
   readonly location: string;
+  /** The endpoint for messages: the URL asked, or AWS's own for the region. */
+  readonly endpoint: string;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
+    this.endpoint = options.endpoint ?? `AWS S3 (${options.region ?? 'us-east-1'})`;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     this.location = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
     this.client = new S3Client({
@@ -216,22 +219,33 @@ export class S3Store implements ObjectStore {
     return this.prefix === '' ? key : `${this.prefix}/${key}`;
   }
 
+  /** Runs one request; a failure of the service itself becomes a ServiceError naming the endpoint. */
+  private async request<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (isNotFound(err)) throw err;
+      throw classifyS3Failure(err, this.endpoint, this.location) ?? err;
+    }
+  }
+
   async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
-    await this.client.send(
+    await this.request(() => this.client.send(
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: this.fullKey(key),
         Body: toBytes(body),
         ContentType: contentType ?? 'application/octet-stream',
       }),
-    );
+    ));
   }
 
   async get(key: string): Promise<Uint8Array> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
-      if (out.Body === undefined) return new Uint8Array(0);
-      return await out.Body.transformToByteArray();
+      return await this.request(async () => {
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+        return out.Body === undefined ? new Uint8Array(0) : await out.Body.transformToByteArray();
+      });
     } catch (err) {
       if (isNotFound(err)) throw new ObjectNotFoundError(this.location, key, { cause: err });
       throw err;
@@ -240,7 +254,7 @@ export class S3Store implements ObjectStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      await this.request(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })));
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -253,8 +267,8 @@ export class S3Store implements ObjectStore {
     const base = this.prefix === '' ? '' : `${this.prefix}/`;
     let token: string | undefined;
     do {
-      const out = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }),
+      const out = await this.request(() =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token })),
       );
       yield (out.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key.slice(base.length)]));
       token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
@@ -284,15 +298,42 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+    await this.request(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })));
   }
 }
 
 function isNotFound(err: unknown): boolean {
   if (err instanceof S3ServiceException) {
-    return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404;
+    // A missing bucket is a 404 too, but not a missing object: it is a ServiceError.
+    return err.name !== 'NoSuchBucket' && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404);
   }
   return false;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
+const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError']);
+
+/**
+ * What an S3 client failure says about the service: unreachable (network, timeouts, 5xx after the
+ * client's own retries), credentials refused or the bucket missing; null for anything else. The
+ * message names the endpoint and the store, never the keys.
+ */
+export function classifyS3Failure(err: unknown, endpoint: string, location: string): ServiceError | null {
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  const name = e?.name ?? '';
+  const code = e?.code ?? (err instanceof Error && 'cause' in err ? (err.cause as { code?: string } | undefined)?.code : undefined) ?? '';
+  const detail = `${code || name}${e?.message && e.message !== code && e.message !== name ? ` ${e.message}` : ''}`;
+  if (name === 'NoSuchBucket') {
+    return new ServiceError('storage', 'bucket-missing', endpoint, `storage bucket missing: ${location} does not exist at ${endpoint}; create the bucket or check the store's bucket name`, { cause: err });
+  }
+  if (CREDENTIAL_CODES.has(name) || status === 403) {
+    return new ServiceError('storage', 'credentials', endpoint, `storage credentials refused by ${endpoint} for ${location} (${name || status}); check FIBERSCOPE_S3_ACCESS_KEY and FIBERSCOPE_S3_SECRET_KEY (or the AWS credentials in use)`, { cause: err });
+  }
+  if (NETWORK_CODES.has(code) || name === 'TimeoutError' || (status !== undefined && status >= 500)) {
+    return new ServiceError('storage', 'unreachable', endpoint, `storage unreachable at ${endpoint} (${location}): ${status !== undefined && status >= 500 ? `answered ${status} ${name}` : detail}; check that the S3 server runs and FIBERSCOPE_S3_ENDPOINT points at it`, { cause: err });
+  }
+  return null;
 }
 
 /**

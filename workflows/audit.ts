@@ -1,4 +1,4 @@
-import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, defineSignal, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { createControlActivities, PreparedRun, RunRequest } from '../activities/control.ts';
 import type { createSamplingActivities, StoredBatches } from '../activities/shards.ts';
@@ -106,6 +106,33 @@ export const AUDIT_DEFAULTS = {
   maximumAttempts: 5,
 } as const;
 
+/**
+ * Details of an `AuditStepFailed` failure: the shard a sampling failure stopped the audit in, for the
+ * submitter's message (other steps are named by their activity type).
+ */
+export interface AuditStepFailure {
+  runId: string;
+  phase: 'sampling';
+  shard: string;
+}
+
+export const AUDIT_STEP_FAILED = 'AuditStepFailed';
+
+/** Fails the audit with the step it stopped in; the step's own failure stays its cause. Cancellation passes as it is. */
+function failedIn(at: AuditStepFailure): (err: unknown) => never {
+  return (err) => {
+    if (isCancellation(err)) throw err;
+    const where = `${at.phase}${at.shard === null ? '' : ` shard ${at.shard}`}`;
+    throw ApplicationFailure.create({
+      type: AUDIT_STEP_FAILED,
+      message: `${where}: ${err instanceof Error ? err.message : String(err)}`,
+      nonRetryable: true,
+      details: [at],
+      ...(err instanceof Error ? { cause: err } : {}),
+    });
+  };
+}
+
 function positiveInteger(name: string, v: number): number {
   // A plain Error would only fail the workflow task (retried forever); bad options fail the audit.
   if (!Number.isInteger(v) || v < 1) {
@@ -124,7 +151,7 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   const o = { ...AUDIT_DEFAULTS, ...input.options };
   const window = positiveInteger('window', o.window);
   const perExecution = positiveInteger('shardsPerExecution', o.shardsPerExecution);
-  const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InputError'] };
+  const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InputError', 'BundleError'] };
   const control = proxyActivities<ReturnType<typeof createControlActivities>>({
     ...(o.controlQueue === undefined ? {} : { taskQueue: o.controlQueue }),
     startToCloseTimeout: '30 minutes',
@@ -207,7 +234,8 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
           progress.errorRows += r.errorRows - a.errorRows;
           changed();
           return index;
-        }),
+        })
+        .catch(failedIn({ runId: run.runId, phase: 'sampling', shard: shard.shard })),
       );
       progress.shardsInFlight = inFlight.size;
       changed();

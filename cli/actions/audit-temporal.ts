@@ -1,17 +1,17 @@
 import { resolve } from 'node:path';
-import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { runRequestOf } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
-import { InputError } from '../../engine/errors.ts';
+import { InputError, ServiceError as TemporalServiceError } from '../../engine/errors.ts';
 import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
 import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
-import type { AuditInput, AuditResult } from '../../workflows/audit.ts';
+import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { TASK_QUEUES } from '../../workflows/task-queues.ts';
-import { describeSummary, newRunFromArgs } from './audit.ts';
+import { describeSummary, newRunFromArgs, reportRunFailure } from './audit.ts';
 import type { AuditArgs } from './audit.ts';
 import { EXIT } from '../exit.ts';
 import { progressBar } from '../progress.ts';
@@ -19,20 +19,20 @@ import { progressBar } from '../progress.ts';
 /** Workers resolve paths in their own working directory: local paths travel absolute. */
 const absolute = (spec: string) => (spec.startsWith('s3://') ? spec : resolve(spec));
 
-/** A failed audit whose cause is bad input exits 2 like the local engine; anything else stays as it is. */
-function asInputError(err: unknown): unknown {
-  let cause: unknown = err;
-  while (cause instanceof Error && !(cause instanceof ApplicationFailure && cause.type === 'InputError')) cause = cause.cause;
-  if (!(cause instanceof ApplicationFailure)) return err;
-  const input = typeof cause.details?.[0] === 'string' ? cause.details[0] : 'audit';
-  const prefix = `${input}: `;
-  return new InputError(input, cause.message.startsWith(prefix) ? cause.message.slice(prefix.length) : cause.message, { cause: err });
+/** The client's own failure to reach the server (after its retries), as the ServiceError a user reads. */
+function temporalUnreachable(err: unknown, address: string): unknown {
+  const grpc = err instanceof ServiceError ? err.cause : err;
+  const code = (grpc as { code?: number } | undefined)?.code;
+  // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED: the server did not answer.
+  if (!(err instanceof ServiceError) && code === undefined) return err;
+  if (code !== undefined && code !== 14 && code !== 4) return err;
+  return new TemporalServiceError('temporal', 'unreachable', address, `Temporal unreachable at ${address}: ${(err as Error).message}; check that the Temporal server runs and FIBERSCOPE_TEMPORAL_ADDRESS points at it`, { cause: err });
 }
 
 /**
  * Follows an audit until it ends: the progress query once a second as a progress bar on a terminal's
- * stderr, then the same summary as the local engine on stdout. Exits like the audit ended: 0 when
- * done, 2 when it failed on bad input, 3 otherwise.
+ * stderr, then the same summary as the local engine on stdout. A failed audit is thrown as it is:
+ * the one error handler reads it (cli/failures.ts).
  */
 async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, args: Pick<AuditArgs, 'json'>): Promise<number> {
   const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
@@ -48,8 +48,6 @@ async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, 
   let result: AuditResult;
   try {
     result = await outcome;
-  } catch (err) {
-    throw err instanceof WorkflowFailedError ? asInputError(err) : err;
   } finally {
     bar.done();
   }
@@ -110,7 +108,7 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
   return await submitAudit(runId, run, store, args);
 }
 
-export type SubmitOptions = Pick<AuditArgs, 'window' | 'samplingQueue' | 'taskQueue' | 'detach' | 'json'>;
+export type SubmitOptions = Pick<AuditArgs, 'window' | 'samplingQueue' | 'taskQueue' | 'detach' | 'json' | 'resume' | 'verbose'>;
 
 /** Submits `auditDatasetWorkflow` for a run (`check --extractor` builds the request itself) and, unless detached, follows it. */
 export async function submitAudit(runId: string, run: AuditInput['run'], store: ObjectStore, args: SubmitOptions): Promise<number> {
@@ -119,19 +117,60 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
     run,
     options: { ...(args.window !== undefined ? { window: args.window } : {}), ...(args.samplingQueue !== undefined ? { samplingQueue: args.samplingQueue } : {}) },
   };
-  return await withClient(async (client, address) => {
-    const workflowId = auditWorkflowId(runId);
-    const handle = await client.workflow
-      .start(auditDatasetWorkflow, { taskQueue: args.taskQueue ?? TASK_QUEUES.control, workflowId, args: [input] })
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new InputError('run-id', `an audit of run '${runId}' is already running (workflow ${workflowId})`);
-        throw err;
-      });
+  const { address, namespace } = temporalSettingsFromEnv();
+  const connection = await Connection.connect({ address }).catch((err: unknown) => {
+    throw temporalUnreachable(err, address);
+  });
+  const workflowId = auditWorkflowId(runId);
+  let last: AuditProgress | null = null;
+  try {
+    const client = new Client({ connection, namespace });
+    const taskQueue = args.taskQueue ?? TASK_QUEUES.control;
+    let handle: WorkflowHandle<typeof auditDatasetWorkflow>;
+    try {
+      handle = await client.workflow.start(auditDatasetWorkflow, { taskQueue, workflowId, args: [input] });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw temporalUnreachable(err, address);
+      // Resuming a run whose audit still runs (the submitter lost it in an outage) follows that audit.
+      if (args.resume === undefined) throw new InputError('run-id', `an audit of run '${runId}' is already running (workflow ${workflowId})`);
+      handle = client.workflow.getHandle(workflowId);
+      process.stderr.write(`run ${runId}: its audit is still running; following it\n`);
+    }
     if (args.detach) {
       process.stdout.write(args.json ? JSON.stringify({ runId, workflowId, location: store.location }) + '\n' : `submitted run ${runId} (workflow ${workflowId}) to ${address}\n`);
       return EXIT.ok;
     }
     process.stderr.write(`run ${runId}: workflow ${workflowId} on ${address}\n`);
-    return await followAudit(handle, args);
-  });
+    const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
+    let finished = false;
+    const outcome = handle.result().finally(() => (finished = true));
+    while (!finished) {
+      const p = await handle.query(auditProgressQuery).catch(() => null);
+      if (p) {
+        last = p;
+        bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards, ${p.errorRows} failed samples`);
+      }
+      await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    }
+    let result: AuditResult;
+    try {
+      result = await outcome;
+    } finally {
+      bar.done();
+    }
+    if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
+    else process.stdout.write(describeSummary(result.summary, result.location, result.reportKey) + '\n');
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const classified = temporalUnreachable(err, address);
+    return await reportRunFailure(classified, store, { ...args, engine: 'temporal', out: store.location }, {
+      runId,
+      engine: 'temporal',
+      workflowId,
+      ...(last !== null && last.phase !== 'done' && classified !== err ? { phase: last.phase } : {}),
+    });
+  } finally {
+    await connection.close();
+  }
 }

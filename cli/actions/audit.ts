@@ -8,7 +8,13 @@ import { loadExtractorBundle, loadPriorBundle } from '../../engine/priors/load.t
 import { localBundle } from '../../store/bundles.ts';
 import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
-import { EXIT } from '../exit.ts';
+import { RunFailedError } from '../../engine/errors.ts';
+import { describeRun } from '../../runs/catalogue.ts';
+import { writeRunStatus } from '../../runs/status.ts';
+import { runLayout } from '../../store/layout.ts';
+import { EXIT, exitCodeFor } from '../exit.ts';
+import { describeFailure } from '../failures.ts';
+import type { FailureContext } from '../failures.ts';
 import { progressBar } from '../progress.ts';
 import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from '../sampler-options.ts';
 import type { SamplerArgs } from '../sampler-options.ts';
@@ -35,6 +41,8 @@ export interface AuditArgs extends SamplerArgs {
   taskQueue?: string;
   samplingQueue?: string;
   json: boolean;
+  /** The global --verbose: stacks with failures. */
+  verbose?: boolean;
 }
 
 /** The run the flags describe; bundles and options are validated here, before any run folder exists. */
@@ -100,10 +108,80 @@ export function describeSummary(s: RunSummary, location: string, reportKey: stri
   ].join('\n');
 }
 
+const SHELL_SAFE = /^[A-Za-z0-9_./:=@%+,-]+$/;
+const shellWord = (w: string) => (SHELL_SAFE.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/** The exact command that finishes `runId` with the store and engine flags this one was given. */
+/** What a failure message needs of the audit's flags to print the command that finishes the run. */
+export type ResumeFlags = Pick<AuditArgs, 'engine' | 'taskQueue' | 'samplingQueue' | 'verbose' | 'out'>;
+
+export function resumeCommand(runId: string, args: ResumeFlags, store: string): string {
+  const words = ['fiberscope', 'audit', '--resume', runId, '--out', store];
+  if (args.engine === 'temporal') {
+    words.push('--engine', 'temporal');
+    if (args.taskQueue !== undefined) words.push('--task-queue', args.taskQueue);
+    if (args.samplingQueue !== undefined) words.push('--sampling-queue', args.samplingQueue);
+  }
+  return words.map(shellWord).join(' ');
+}
+
+/** How long the failure message waits for the store to say what it kept (it may be the thing that is down). */
+const KEPT_TIMEOUT_MS = 5000;
+
+/** Shards finished and, in `shard`, batches finished: what a resume will not sample again. */
+async function keptOf(store: ObjectStore, runId: string, shard: string | null): Promise<string> {
+  const layout = runLayout(runId);
+  const look = async () => {
+    const { shardsDone, shardsTotal } = await describeRun(store, runId);
+    const batches = shard === null ? 0 : (await store.list(layout.shardParts(shard))).filter((k) => k.endsWith('.json')).length;
+    return `${shardsDone} of ${shardsTotal} shards done${shard === null ? '' : `, ${batches} batches of ${shard}`}; nothing written is lost`;
+  };
+  const timeout = new Promise<string>((r) => setTimeout(() => r('the store did not answer, so what it holds was not counted; nothing written is lost'), KEPT_TIMEOUT_MS).unref());
+  return await Promise.race([look().catch(() => 'the store could not be read to count what it holds; nothing written is lost'), timeout]);
+}
+
+/**
+ * Reports a run that stopped before its summary: one message with where and why, what is kept and
+ * the command that finishes it, recorded in the run's status.json too (when the store still answers).
+ * Failures before a run exists go the plain way. Returns the exit code.
+ */
+export async function reportRunFailure(err: unknown, store: ObjectStore, args: ResumeFlags, extra: { runId?: string; engine: 'local' | 'temporal'; workflowId?: string; phase?: string }): Promise<number> {
+  const plain = describeFailure(err);
+  const runId = plain.runId ?? extra.runId;
+  // A run that failed while being prepared may not exist: then there is nothing to finish.
+  const exists = async (id: string) => plain.kind === 'storage-unreachable' || (await store.exists(runLayout(id).manifest).catch(() => true));
+  if (runId === undefined || !(await exists(runId))) {
+    return exitCodeFor(err, { verbose: args.verbose ?? false });
+  }
+  const context: FailureContext = {
+    runId,
+    ...(extra.phase === undefined ? {} : { phase: extra.phase }),
+    kept: await keptOf(store, runId, plain.shard),
+    resume: resumeCommand(runId, args, args.out),
+  };
+  const failure = describeFailure(err, context);
+  const put = writeRunStatus(store, runId, {
+    state: 'failed',
+    engine: extra.engine,
+    ...(extra.workflowId === undefined ? {} : { workflowId: extra.workflowId }),
+    ...(failure.phase === null ? {} : { phase: failure.phase }),
+    ...(failure.shard === null ? {} : { shard: failure.shard }),
+    error: { kind: failure.kind, message: failure.cause },
+  }).catch(() => undefined);
+  await Promise.race([put, new Promise((r) => setTimeout(r, KEPT_TIMEOUT_MS).unref())]);
+  return exitCodeFor(err, { verbose: args.verbose ?? false, context });
+}
+
 export async function runAudit(args: AuditArgs): Promise<number> {
   if (args.engine === 'temporal') return await (await import('./audit-temporal.ts')).auditOnTemporal(args);
   const store = openStore(args.out);
-  const result = await auditLocally(args, store);
+  let result: LocalAuditResult;
+  try {
+    result = await auditLocally(args, store);
+  } catch (err) {
+    if (!(err instanceof RunFailedError)) throw err;
+    return await reportRunFailure(err, store, args, { engine: 'local' });
+  }
   if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
   else process.stdout.write(describeSummary(result.summary, store.location, result.reportKey) + '\n');
   return EXIT.ok;

@@ -256,7 +256,7 @@ test('--detach returns at once; a second audit of the same run is refused while 
   const detached = await captureStdout(() => main(cliAudit(id, '--detach', '--json')));
   assert.equal(detached.code, 0);
   assert.deepEqual(JSON.parse(detached.stdout), { runId: id, workflowId: auditWorkflowId(id), location: store!.location });
-  const again = await captureStdout(() => main(cliAudit(id, '--resume', id)));
+  const again = await captureStdout(() => main(cliAudit(id)));
   assert.equal(again.code, 2, 'the run already has an audit in flight');
   const first = (await client.workflow.getHandle(auditWorkflowId(id)).result()) as AuditResult;
   assert.equal(first.okRows, 6);

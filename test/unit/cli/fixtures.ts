@@ -25,18 +25,29 @@ export function writeModel(path: string, options: { dims?: Dim[]; sideOp?: strin
 
 /** Runs fn with its text written to stdout captured. */
 export async function captureStdout(fn: () => Promise<number>): Promise<{ code: number; stdout: string }> {
+  const { code, text } = await capture(process.stdout, fn);
+  return { code, stdout: text };
+}
+
+/** Runs fn with its text written to stderr captured. */
+export async function captureStderr(fn: () => Promise<number>): Promise<{ code: number; stderr: string }> {
+  const { code, text } = await capture(process.stderr, fn);
+  return { code, stderr: text };
+}
+
+async function capture(stream: NodeJS.WriteStream, fn: () => Promise<number>): Promise<{ code: number; text: string }> {
   const chunks: string[] = [];
-  const original = process.stdout.write.bind(process.stdout);
+  const original = stream.write.bind(stream);
   // The test runner reports over stdout in binary frames: only this process's text is captured.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     if (typeof chunk !== 'string') return (original as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
     chunks.push(chunk);
     return true;
-  }) as typeof process.stdout.write;
+  }) as typeof stream.write;
   try {
     const code = await fn();
-    return { code, stdout: chunks.join('') };
+    return { code, text: chunks.join('') };
   } finally {
-    process.stdout.write = original;
+    stream.write = original;
   }
 }
