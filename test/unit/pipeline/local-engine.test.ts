@@ -117,7 +117,7 @@ test('a local audit writes the whole run folder, with error rows for bad images 
   }
   assert.equal(result.summary.samples.ok, 6);
   const html = new TextDecoder().decode(await store.get(layout.report));
-  for (const id of ['d1', 'd3', 'd7', 'corrupt', 'small']) assert.match(html, new RegExp(`>${id} `));
+  for (const id of ['d1', 'd3', 'd7', 'corrupt', 'small']) assert.match(html, new RegExp(`class="image-id">${id}<`));
   assert.deepEqual(await store.list(`${layout.base}/parts/`), [], 'batch parts are removed once the shard table is written');
 });
 
