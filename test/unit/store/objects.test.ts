@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InputError } from '../../../engine/errors.ts';
+import { InputError, ServiceError } from '../../../engine/errors.ts';
 import { checkKey, FileStore, ObjectNotFoundError, openStore, S3Store, sanitizeKeyPart } from '../../../store/objects.ts';
 
 async function withFolder(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -135,9 +135,16 @@ test('S3Store retries a refused connection with backoff, then fails', async () =
   });
   const error = await store.get('x').then(
     () => assert.fail('expected the request to fail'),
-    (err: unknown) => err as { code?: string; $metadata?: { attempts?: number; totalRetryDelay?: number } },
+    (err: unknown) => err,
   );
-  assert.equal(error.code, 'ECONNREFUSED');
-  assert.equal(error.$metadata?.attempts, 3);
-  assert.ok((error.$metadata?.totalRetryDelay ?? 0) > 0, 'waited between attempts');
+  // Classified where it is thrown: the store is unreachable at its endpoint, a transient failure.
+  assert.ok(error instanceof ServiceError, `expected a ServiceError, got ${String(error)}`);
+  assert.equal(error.failure, 'unreachable');
+  assert.equal(error.endpoint, `http://127.0.0.1:${port}`);
+  assert.match(error.message, /storage unreachable at http:\/\/127\.0\.0\.1:\d+/);
+  // The SDK's own record of its retries is kept as the cause.
+  const cause = error.cause as { code?: string; $metadata?: { attempts?: number; totalRetryDelay?: number } };
+  assert.equal(cause.code, 'ECONNREFUSED');
+  assert.equal(cause.$metadata?.attempts, 3);
+  assert.ok((cause.$metadata?.totalRetryDelay ?? 0) > 0, 'waited between attempts');
 });
