@@ -8,6 +8,9 @@ import { createRun } from './run.ts';
 import type { NewRun } from './run.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
 import type { RunConfig } from '../runs/manifest.ts';
+import { gateRuns, loadGateRun } from '../gate/compare.ts';
+import type { GateVerdict } from '../gate/verdict.ts';
+import { resolveRun } from '../runs/catalogue.ts';
 import { writeRunStatus } from '../runs/status.ts';
 import { summarizeRun } from './summary.ts';
 import type { RunSummary } from '../runs/summary.ts';
@@ -81,6 +84,17 @@ export function createControlActivities({ store }: ControlDeps) {
       const prepared = await prepare(input);
       await writeRunStatus(store, prepared.runId, { state: 'running', engine: 'temporal', workflowId: Context.current().info.workflowExecution?.workflowId, phase: 'sampling' });
       return prepared;
+    },
+
+    /**
+     * The regression gate after a scheduled audit: compares the candidate run with the baseline (a run
+     * id in this store, or a run folder) and records the verdict in the candidate run.
+     */
+    async gateRun(input: { store: string; baseline: string; candidate: string }): Promise<{ verdict: GateVerdict['verdict'] }> {
+      checkStore(input.store);
+      const b = input.baseline.includes('/') ? resolveRun(input.baseline, store.location, 'gate-baseline') : { store, runId: input.baseline };
+      const verdict = await gateRuns(await loadGateRun(b.store, b.runId, 'gate-baseline'), await loadGateRun(store, input.candidate, 'candidate'));
+      return { verdict: verdict.verdict };
     },
 
     async summarizeRun(input: { store: string; runId: string }): Promise<SummarizedRun> {

@@ -10,16 +10,3 @@ export interface CommandSpec<A = Record<string, unknown>> {
   builder?: (y: Argv) => Argv;
   run: (args: A) => Promise<number>;
 }
-
-/** A command of DESIGN.md's surface that is not built yet: listed in --help, refuses clearly. */
-export function planned(command: string, describe: string): CommandSpec {
-  return {
-    command,
-    describe: `${describe} [not yet available]`,
-    builder: (y) => y.strict(false),
-    run: async () => {
-      const { NotAvailableError } = await import('../engine/errors.ts');
-      throw new NotAvailableError(`'${command.split(' ')[0]}' is not yet available in this version of fiberscope`);
-    },
-  };
-}

@@ -228,3 +228,10 @@ export function compareRuns(baseline: GateRun, candidate: GateRun, opts: GateOpt
     worstImages,
   };
 }
+
+/** Compares and records the verdict as gate.json in the candidate run (shared by `check` and scheduled audits). */
+export async function gateRuns(baseline: GateRun, candidate: GateRun, opts: GateOptions = GATE_DEFAULTS): Promise<GateVerdict> {
+  const verdict = compareRuns(baseline, candidate, opts);
+  await candidate.store.put(runLayout(candidate.config.runId).gate, JSON.stringify(verdict, null, 2), 'application/json');
+  return verdict;
+}

@@ -17,10 +17,10 @@ import { EXIT } from '../exit.ts';
 import { progressBar } from '../progress.ts';
 
 /** Workers resolve paths in their own working directory: local paths travel absolute. */
-const absolute = (spec: string) => (spec.startsWith('s3://') ? spec : resolve(spec));
+export const absolute = (spec: string) => (spec.startsWith('s3://') ? spec : resolve(spec));
 
 /** The client's own failure to reach the server (after its retries), as the ServiceError a user reads. */
-function temporalUnreachable(err: unknown, address: string): unknown {
+export function temporalUnreachable(err: unknown, address: string): unknown {
   const grpc = err instanceof ServiceError ? err.cause : err;
   const code = (grpc as { code?: number } | undefined)?.code;
   // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED: the server did not answer.
@@ -56,9 +56,11 @@ async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, 
   return EXIT.ok;
 }
 
-async function withClient<T>(use: (client: Client, address: string) => Promise<T>): Promise<T> {
+export async function withClient<T>(use: (client: Client, address: string) => Promise<T>): Promise<T> {
   const { address, namespace } = temporalSettingsFromEnv();
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect({ address }).catch((err: unknown) => {
+    throw temporalUnreachable(err, address);
+  });
   try {
     return await use(new Client({ connection, namespace }), address);
   } finally {

@@ -4,15 +4,13 @@ import type { RunRequest } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
 import { InputError } from '../../engine/errors.ts';
 import { loadExtractorBundle } from '../../engine/priors/load.ts';
-import { compareRuns, loadGateRun } from '../../gate/compare.ts';
+import { gateRuns, loadGateRun } from '../../gate/compare.ts';
 import type { GateRun } from '../../gate/compare.ts';
 import { renderText, renderVerdict } from '../../gate/render.ts';
 import type { GateFormat } from '../../gate/render.ts';
-import type { GateVerdict } from '../../gate/verdict.ts';
 import { resolveRun } from '../../runs/catalogue.ts';
 import type { RunConfig } from '../../runs/manifest.ts';
 import { localBundle } from '../../store/bundles.ts';
-import { runLayout } from '../../store/layout.ts';
 import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { EXIT } from '../exit.ts';
@@ -89,13 +87,6 @@ async function auditCandidate(args: CheckArgs, baseline: GateRun): Promise<{ sto
   return { store, runId };
 }
 
-/** Compares, records the verdict as gate.json in the candidate run and writes it in the asked format. */
-export async function gate(baseline: GateRun, candidate: GateRun, opts: ReturnType<typeof checkOptions>): Promise<GateVerdict> {
-  const verdict = compareRuns(baseline, candidate, opts);
-  await candidate.store.put(runLayout(candidate.config.runId).gate, JSON.stringify(verdict, null, 2), 'application/json');
-  return verdict;
-}
-
 /** `fiberscope check`: exit 0 pass, 1 regression, 2 runs that cannot be compared. */
 export async function runCheck(args: CheckArgs, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
   const opts = checkOptions(args);
@@ -103,7 +94,7 @@ export async function runCheck(args: CheckArgs, stdout: NodeJS.WritableStream = 
   const baseline = await loadGateRun(b.store, b.runId, 'baseline');
   const c = args.candidate !== undefined ? resolveRun(args.candidate, args.store, 'candidate') : await auditCandidate(args, baseline);
   const candidate = await loadGateRun(c.store, c.runId, 'candidate');
-  const verdict = await gate(baseline, candidate, opts);
+  const verdict = await gateRuns(baseline, candidate, opts);
   if (args.out !== undefined) {
     await writeFile(args.out, renderVerdict(verdict, args.format));
     stdout.write(renderText(verdict) + '\n');

@@ -1,10 +1,10 @@
 import type { CommandSpec } from '../command.ts';
-import { planned } from '../command.ts';
 import { audit } from './audit.ts';
 import { demo } from './demo.ts';
 import { report } from './report.ts';
 import { sample } from './sample.ts';
 import { serve } from './serve.ts';
+import { schedule } from './schedule.ts';
 import { grad } from './grad.ts';
 import { models } from './models.ts';
 import { worker } from './worker.ts';
@@ -20,7 +20,7 @@ export const commands: CommandSpec[] = [
   worker,
   runs,
   check,
-  planned('schedule', 'Create, list or delete Temporal Schedules of audits'),
+  schedule,
   cross,
   report,
   serve,

@@ -6,8 +6,10 @@ test('an unknown command is a usage error (exit 2)', async () => {
   assert.equal(await main(['no-such-command']), 2);
 });
 
-test('a planned command refuses with exit 2 instead of pretending to work', async () => {
+test('schedule without an action, or create without a time, is a usage error (exit 2)', async () => {
   assert.equal(await main(['schedule']), 2);
+  assert.equal(await main(['schedule', 'create', 'nightly', '--dataset', 'd', '--prior', 'p', '--extractor', 'e']), 2);
+  assert.equal(await main(['schedule', 'pause']), 2);
 });
 
 test('service settings in the environment are not taken for flags', async () => {
