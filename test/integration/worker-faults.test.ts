@@ -226,7 +226,7 @@ test('a corrupt image, a missing object and an image of the wrong size become er
   const gone = queryFiles[0]!;
   // Two images per batch, two shards, and no sampling worker until the run is prepared.
   const handle = await startAudit(runSpec(id, { dataset: s3(dataset), batchImages: 2, shardSize: 4 }, null), queue);
-  await until('the run to be prepared', () => store.exists(runLayout(id).images));
+  await until('the run to be prepared', () => store.exists(runLayout(id).manifest));
   // Listed when the run was prepared, gone before it is read: a missing object.
   await store.delete(`${dataset}/${gone}`);
 
