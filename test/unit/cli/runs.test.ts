@@ -6,38 +6,15 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { runRuns } from '../../../cli/actions/runs.ts';
 import { main } from '../../../cli/main.ts';
-import type { RunConfig } from '../../../runs/manifest.ts';
 import { runLayout } from '../../../store/layout.ts';
 import { FileStore } from '../../../store/objects.ts';
-
-function manifest(runId: string, createdAt: string, schedule: RunConfig['schedule'] = null): RunConfig {
-  return {
-    runId,
-    createdAt,
-    codeVersion: '0.1.0',
-    schemaVersion: 1,
-    dataset: '/data/val',
-    prior: { path: '/p', id: 'prior-a', fingerprints: { 'eps.onnx': 'aa11bb22cc33dd44' } },
-    extractor: { path: '/e', id: 'resnet-v3', fingerprints: { 'phi.onnx': 'ee55ff66aa77bb88' } },
-    samplesPerImage: 2,
-    sampler: { seed: '7', steps: 50, variant: 'ndtm' } as RunConfig['sampler'],
-    preset: null,
-    probes: ['hflip', 'vflip'],
-    batchImages: 2,
-    resizeQueries: false,
-    reference: null,
-    provider: 'cpu',
-    imageCount: 3,
-    shards: [{ shard: '00000', start: 0, end: 3 }],
-    schedule,
-  };
-}
+import { testManifest } from '../../fixtures/runs.ts';
 
 async function fixture() {
   const store = new FileStore(await mkdtemp(join(tmpdir(), 'runs-cli-')));
-  await store.put(runLayout('r1').manifest, JSON.stringify(manifest('r1', '2026-11-01T00:00:00.000Z', { id: 'nightly', actionTime: '2026-11-01T00:00:00Z' })));
+  await store.put(runLayout('r1').manifest, JSON.stringify(testManifest('r1', '2026-11-01T00:00:00.000Z', { schedule: { id: 'nightly', actionTime: '2026-11-01T00:00:00Z' } })));
   await store.put(runLayout('r1').summaryJson, JSON.stringify({ samples: { total: 6, ok: 5, error: 1 }, probes: [{ probe: 'hflip', sampleRate: 0.5, imageRate: 1 }] }));
-  await store.put(runLayout('r2').manifest, JSON.stringify(manifest('r2', '2026-11-02T00:00:00.000Z')));
+  await store.put(runLayout('r2').manifest, JSON.stringify(testManifest('r2', '2026-11-02T00:00:00.000Z')));
   return store;
 }
 

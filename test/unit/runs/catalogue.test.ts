@@ -9,47 +9,25 @@ import { writeRunStatus } from '../../../runs/status.ts';
 import { InputError } from '../../../engine/errors.ts';
 import { runLayout } from '../../../store/layout.ts';
 import { FileStore } from '../../../store/objects.ts';
-
-function manifest(runId: string, createdAt: string, extra: Partial<RunConfig> = {}): RunConfig {
-  return {
-    runId,
-    createdAt,
-    codeVersion: '0.1.0',
-    schemaVersion: 1,
-    dataset: '/data',
-    prior: { path: '/p', id: 'prior-a', fingerprints: { 'eps.onnx': 'aa' } },
-    extractor: { path: '/e', id: 'extractor-b', fingerprints: { 'phi.onnx': 'bb' } },
-    samplesPerImage: 2,
-    sampler: { seed: '7' } as RunConfig['sampler'],
-    preset: null,
-    probes: ['hflip'],
-    batchImages: 2,
-    resizeQueries: false,
-    reference: null,
-    provider: 'cpu',
-    imageCount: 3,
-    shards: [{ shard: '00000', start: 0, end: 3 }],
-    ...extra,
-  };
-}
+import { testManifest } from '../../fixtures/runs.ts';
 
 async function storeWithRuns() {
   const store = new FileStore(await mkdtemp(join(tmpdir(), 'catalogue-')));
   const put = (runId: string, c: RunConfig) => store.put(runLayout(runId).manifest, JSON.stringify(c));
-  await put('r-done', manifest('r-done', '2026-11-01T00:00:00Z', { schedule: { id: 'nightly', actionTime: '2026-11-01T00:00:00Z' } }));
+  await put('r-done', testManifest('r-done', '2026-11-01T00:00:00Z', { schedule: { id: 'nightly', actionTime: '2026-11-01T00:00:00Z' } }));
   await store.put(
     runLayout('r-done').summaryJson,
     JSON.stringify({ samples: { total: 6, ok: 5, error: 1 }, probes: [{ probe: 'none', sampleRate: 0.5, imageRate: 1 }, { probe: 'hflip', sampleRate: 0.5, imageRate: 0.6 }] }),
   );
   await store.put(`${runLayout('r-done').base}/shards/00000.arrow`, 'x');
   await store.put(`${runLayout('r-done').base}/shards/00000.images.arrow`, 'x');
-  await put('r-failed', manifest('r-failed', '2026-11-02T00:00:00Z'));
+  await put('r-failed', testManifest('r-failed', '2026-11-02T00:00:00Z'));
   await writeRunStatus(store, 'r-failed', { state: 'failed', engine: 'local', error: { kind: 'StorageUnavailable', message: 'S3 unreachable' } });
-  await put('r-live', manifest('r-live', '2026-11-03T00:00:00Z'));
+  await put('r-live', testManifest('r-live', '2026-11-03T00:00:00Z'));
   await writeRunStatus(store, 'r-live', { state: 'running', engine: 'local' });
-  await put('r-temporal', manifest('r-temporal', '2026-11-04T00:00:00Z'));
+  await put('r-temporal', testManifest('r-temporal', '2026-11-04T00:00:00Z'));
   await writeRunStatus(store, 'r-temporal', { state: 'running', engine: 'temporal', workflowId: 'audit/r-temporal' });
-  await put('r-bare', manifest('r-bare', '2026-11-05T00:00:00Z'));
+  await put('r-bare', testManifest('r-bare', '2026-11-05T00:00:00Z'));
   await store.put('runs/not-a-run/stray.txt', 'no manifest here');
   return store;
 }
@@ -71,7 +49,7 @@ test('listRuns: newest first, states from the status record and the summary, fol
   assert.deepEqual(done.samples, { ok: 5, error: 1 });
   assert.equal(done.topProbe, 'hflip');
   assert.equal(done.schedule?.id, 'nightly');
-  assert.equal(done.prior.fingerprints['eps.onnx'], 'aa');
+  assert.equal(done.prior.fingerprints['eps.onnx'], 'aa11bb22cc33dd44');
   assert.equal(runs.find((r) => r.runId === 'r-failed')!.error?.kind, 'StorageUnavailable');
 });
 
