@@ -34,7 +34,11 @@ export function temporalUnreachable(err: unknown, address: string): unknown {
  * stderr, then the same summary as the local engine on stdout. A failed audit is thrown as it is:
  * the one error handler reads it (cli/failures.ts).
  */
-async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, args: Pick<AuditArgs, 'json'>): Promise<number> {
+async function followAudit(
+  handle: WorkflowHandle<typeof auditDatasetWorkflow>,
+  args: Pick<AuditArgs, 'json'>,
+  onProgress: (p: AuditProgress) => void = () => undefined,
+): Promise<number> {
   const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
   let finished = false;
   const outcome = handle.result().finally(() => (finished = true));
@@ -42,7 +46,10 @@ async function followAudit(handle: WorkflowHandle<typeof auditDatasetWorkflow>, 
   outcome.catch(() => undefined);
   while (!finished) {
     const p = await handle.query(auditProgressQuery).catch(() => null);
-    if (p) bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards, ${p.errorRows} failed samples`);
+    if (p) {
+      onProgress(p);
+      bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards, ${p.errorRows} failed samples`);
+    }
     await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   }
   let result: AuditResult;
@@ -124,7 +131,8 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
     throw temporalUnreachable(err, address);
   });
   const workflowId = auditWorkflowId(runId);
-  let last: AuditProgress | null = null;
+  // The last progress seen says in which phase a failure happened (set from the follow loop).
+  const seen: { last: AuditProgress | null } = { last: null };
   try {
     const client = new Client({ connection, namespace });
     const taskQueue = args.taskQueue ?? TASK_QUEUES.control;
@@ -143,26 +151,7 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
       return EXIT.ok;
     }
     process.stderr.write(`run ${runId}: workflow ${workflowId} on ${address}\n`);
-    const bar = progressBar('auditing', !args.json && Boolean(process.stderr.isTTY));
-    let finished = false;
-    const outcome = handle.result().finally(() => (finished = true));
-    while (!finished) {
-      const p = await handle.query(auditProgressQuery).catch(() => null);
-      if (p) {
-        last = p;
-        bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards, ${p.errorRows} failed samples`);
-      }
-      await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
-    }
-    let result: AuditResult;
-    try {
-      result = await outcome;
-    } finally {
-      bar.done();
-    }
-    if (args.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
-    else process.stdout.write(describeSummary(result.summary, result.location, result.reportKey) + '\n');
-    return EXIT.ok;
+    return await followAudit(handle, args, (p) => (seen.last = p));
   } catch (err) {
     if (err instanceof InputError) throw err;
     const classified = temporalUnreachable(err, address);
@@ -170,7 +159,7 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
       runId,
       engine: 'temporal',
       workflowId,
-      ...(last !== null && last.phase !== 'done' && classified !== err ? { phase: last.phase } : {}),
+      ...(seen.last !== null && seen.last.phase !== 'done' && classified !== err ? { phase: seen.last.phase } : {}),
     });
   } finally {
     await connection.close();
