@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocalAudit } from '../../activities/local-engine.ts';
 import { cachedPairLoader } from '../../activities/pairs.ts';
-import { buildDemo, DEMO_SAMPLER } from '../../engine/demo/build.ts';
-import { resolveSamplerOptions } from '../../engine/guidance/options.ts';
+import { buildDemo } from '../../engine/demo/build.ts';
 import { readImageRows } from '../../store/image-tables.ts';
 import { runLayout } from '../../store/layout.ts';
 import { readSampleRows } from '../../store/tables.ts';
 import { s3Store, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
+import { quickDemoSampler } from '../fixtures/demo-sampler.ts';
 
 const bucket = useServiceEnvironment();
 process.env.FIBERSCOPE_CACHE_DIR = await mkdtemp(join(tmpdir(), 'fiberscope-cache-'));
@@ -36,7 +36,7 @@ test('an audit reads its dataset and bundles from S3 and writes the run folder t
       prior: s3('bundles/prior'),
       extractor: s3('bundles/extractor'),
       samplesPerImage: 2,
-      sampler: resolveSamplerOptions({ preset: 'imagenet-dinov2', steps: 6, innerSteps: 1, lr: DEMO_SAMPLER.lr, update: { kind: 'ddim', variance: 'small', eta: 0 }, seed: 3 }),
+      sampler: quickDemoSampler(3),
       preset: 'imagenet-dinov2',
       probes: ['hflip', 'vflip'],
       batchImages: 4,

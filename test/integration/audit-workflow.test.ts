@@ -12,10 +12,9 @@ import { runRequestOf } from '../../activities/control.ts';
 import { runLocalAudit } from '../../activities/local-engine.ts';
 import { cachedPairLoader } from '../../activities/pairs.ts';
 import type { NewRun } from '../../activities/run.ts';
-import { buildDemo, DEMO_SAMPLER } from '../../engine/demo/build.ts';
+import { buildDemo } from '../../engine/demo/build.ts';
 import { loadDigits } from '../../engine/demo/mnist.ts';
 import { encodePng } from '../../store/images.ts';
-import { resolveSamplerOptions } from '../../engine/guidance/options.ts';
 import { readImageRows } from '../../store/image-tables.ts';
 import { runLayout } from '../../store/layout.ts';
 import { FileStore } from '../../store/objects.ts';
@@ -30,6 +29,7 @@ import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { captureStdout } from '../unit/cli/fixtures.ts';
 import { Gate, OutageOnce } from './interposed.ts';
 import { connectTemporal, s3Store, temporalSettings, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
+import { quickDemoSampler } from '../fixtures/demo-sampler.ts';
 
 const bucket = useServiceEnvironment();
 process.env.FIBERSCOPE_CACHE_DIR = await mkdtemp(join(tmpdir(), 'fiberscope-cache-'));
@@ -78,7 +78,7 @@ before(async () => {
     prior: s3('bundles/prior'),
     extractor: s3('bundles/extractor'),
     samplesPerImage: 2,
-    sampler: resolveSamplerOptions({ preset: 'imagenet-dinov2', steps: 6, innerSteps: 1, lr: DEMO_SAMPLER.lr, update: { kind: 'ddim', variance: 'small', eta: 0 }, seed: 11 }),
+    sampler: quickDemoSampler(11),
     preset: 'imagenet-dinov2',
     probes: ['hflip', 'vflip'],
     batchImages: 1,

@@ -9,8 +9,7 @@ import type { Worker } from '@temporalio/worker';
 import { runRequestOf } from '../../activities/control.ts';
 import { cachedPairLoader } from '../../activities/pairs.ts';
 import type { NewRun } from '../../activities/run.ts';
-import { buildDemo, DEMO_SAMPLER } from '../../engine/demo/build.ts';
-import { resolveSamplerOptions } from '../../engine/guidance/options.ts';
+import { buildDemo } from '../../engine/demo/build.ts';
 import { readImageRows } from '../../store/image-tables.ts';
 import { runLayout } from '../../store/layout.ts';
 import type { S3Store } from '../../store/objects.ts';
@@ -24,6 +23,7 @@ import { privateServices } from './faults.ts';
 import type { PrivateServices } from './faults.ts';
 import { s3Store, uniqueName, uploadFolder } from './services.ts';
 import { until } from './worker-process.ts';
+import { quickDemoSampler } from '../fixtures/demo-sampler.ts';
 
 /**
  * Servers that go away mid-run: a private Temporal dev server and SeaweedFS (never the shared
@@ -77,7 +77,7 @@ function runSpec(runId: string): NewRun {
     prior: s3('bundles/prior'),
     extractor: s3('bundles/extractor'),
     samplesPerImage: 2,
-    sampler: resolveSamplerOptions({ preset: 'imagenet-dinov2', steps: 6, innerSteps: 1, lr: DEMO_SAMPLER.lr, update: { kind: 'ddim', variance: 'small', eta: 0 }, seed: 5 }),
+    sampler: quickDemoSampler(5),
     preset: 'imagenet-dinov2',
     probes: ['hflip'],
     batchImages: 1,

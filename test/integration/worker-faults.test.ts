@@ -8,8 +8,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { runRequestOf } from '../../activities/control.ts';
 import type { NewRun } from '../../activities/run.ts';
-import { buildDemo, DEMO_SAMPLER } from '../../engine/demo/build.ts';
-import { resolveSamplerOptions } from '../../engine/guidance/options.ts';
+import { buildDemo } from '../../engine/demo/build.ts';
 import { encodePng } from '../../store/images.ts';
 import { readImageRows } from '../../store/image-tables.ts';
 import { runLayout } from '../../store/layout.ts';
@@ -24,6 +23,7 @@ import { metricValue } from '../helpers/prometheus.ts';
 import { connectTemporal, s3Store, temporalSettings, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
 import { killWorkers, spawnWorker, until } from './worker-process.ts';
 import type { WorkerProcess } from './worker-process.ts';
+import { quickDemoSampler } from '../fixtures/demo-sampler.ts';
 
 /**
  * Sampling workers as separate processes (`fiberscope worker --queue sampling`), killed, stopped and
@@ -78,7 +78,7 @@ function runSpec(runId: string, over: Partial<NewRun> = {}, limit: number | null
     prior: s3('bundles/prior'),
     extractor: s3('bundles/extractor'),
     samplesPerImage: 2,
-    sampler: resolveSamplerOptions({ preset: 'imagenet-dinov2', steps: 6, innerSteps: 1, lr: DEMO_SAMPLER.lr, update: { kind: 'ddim', variance: 'small', eta: 0 }, seed: 3 }),
+    sampler: quickDemoSampler(3),
     preset: 'imagenet-dinov2',
     probes: ['hflip'],
     batchImages: 1,

@@ -13,12 +13,12 @@ import { cachedPairLoader } from '../../../activities/pairs.ts';
 import { createSamplingActivities } from '../../../activities/shards.ts';
 import type { ShardHeartbeat } from '../../../activities/shards.ts';
 import type { ShardInput, ShardResult } from '../../../activities/sampling.ts';
-import { buildDemo, DEMO_SAMPLER } from '../../../engine/demo/build.ts';
+import { buildDemo } from '../../../engine/demo/build.ts';
 import { InputError } from '../../../engine/errors.ts';
-import { resolveSamplerOptions } from '../../../engine/guidance/options.ts';
 import { runLayout } from '../../../store/layout.ts';
 import { FileStore } from '../../../store/objects.ts';
 import { readSampleRows } from '../../../store/tables.ts';
+import { quickDemoSampler } from '../../fixtures/demo-sampler.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'fiberscope-activities-'));
 const demo = await buildDemo(join(root, 'demo'));
@@ -33,7 +33,7 @@ function request(runId: string): RunRequest {
     prior: demo.prior,
     extractor: demo.extractors[0]!.path,
     samplesPerImage: 2,
-    sampler: resolveSamplerOptions({ preset: 'imagenet-dinov2', steps: 6, innerSteps: 1, lr: DEMO_SAMPLER.lr, update: { kind: 'ddim', variance: 'small', eta: 0 }, seed: 2 }),
+    sampler: quickDemoSampler(2),
     preset: 'imagenet-dinov2',
     probes: ['hflip'],
     batchImages: 1,
