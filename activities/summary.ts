@@ -13,7 +13,7 @@ import { InputError } from '../engine/errors.ts';
 import { readReference } from './reference.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
 import type { RunConfig } from '../runs/manifest.ts';
-import { invarianceProfile, quantiles } from '../runs/summary.ts';
+import { fiberToNeighbourRatio, invarianceProfile, quantiles } from '../runs/summary.ts';
 import type { RunSummary } from '../runs/summary.ts';
 
 export interface SummaryResult {
@@ -68,9 +68,7 @@ export async function summarizeRun(store: ObjectStore, runId: string): Promise<S
 
   const okImages = images.filter((r) => r.status === 'ok');
   const okSamples = samples.filter((r) => r.status === 'ok');
-  const ratios = okImages
-    .filter((r) => r.fiber_metric_mean !== null && r.nn_baseline !== null && r.nn_baseline > 0)
-    .map((r) => r.fiber_metric_mean! / r.nn_baseline!);
+  const ratios = okImages.map(fiberToNeighbourRatio);
   const summary: RunSummary = {
     runId,
     prior: config.prior.id,

@@ -1,6 +1,7 @@
 import { InputError } from '../engine/errors.ts';
 import { parseRunConfig } from '../runs/manifest.ts';
 import type { RunConfig } from '../runs/manifest.ts';
+import { fiberToNeighbourRatio } from '../runs/summary.ts';
 import { readImageRows } from '../store/image-tables.ts';
 import { runLayout } from '../store/layout.ts';
 import { ObjectNotFoundError } from '../store/objects.ts';
@@ -55,8 +56,7 @@ export async function loadGateRun(store: ObjectStore, runId: string, input: stri
   const summary = readImageRows(await read(layout.summary, 'summary.arrow (not finished: resume it or run `fiberscope report`)'), layout.summary);
   const images = new Map<string, GateImage>();
   for (const row of summary) {
-    const ratio = row.fiber_metric_mean !== null && row.nn_baseline !== null && row.nn_baseline > 0 ? row.fiber_metric_mean / row.nn_baseline : null;
-    images.set(row.image_id, { ratio, shares: {}, okSamples: 0, errorShare: row.status === 'error' ? 1 : 0, sampleKeys: [] });
+    images.set(row.image_id, { ratio: fiberToNeighbourRatio(row), shares: {}, okSamples: 0, errorShare: row.status === 'error' ? 1 : 0, sampleKeys: [] });
   }
   const counts = new Map<string, { ok: number; error: number; nearest: Map<string, number> }>();
   for (const { shard } of config.shards) {

@@ -1,5 +1,6 @@
 import type { CrossSummary } from '../runs/cross.ts';
 import type { RunConfig } from '../runs/manifest.ts';
+import { fiberToNeighbourRatio } from '../runs/summary.ts';
 import type { Quantiles, RunSummary } from '../runs/summary.ts';
 import type { ImageRow } from '../store/image-tables.ts';
 import { runLayout } from '../store/layout.ts';
@@ -55,7 +56,7 @@ export function runView(config: RunConfig, summary: RunSummary, images: readonly
   const ordered = [...images].sort(
     (a, b) => (b.pixel_distance_mean ?? -Infinity) - (a.pixel_distance_mean ?? -Infinity) || (a.image_id < b.image_id ? -1 : a.image_id > b.image_id ? 1 : 0),
   );
-  const ratios = images.map((r) => (r.status === 'ok' && r.fiber_metric_mean !== null && r.nn_baseline !== null && r.nn_baseline > 0 ? r.fiber_metric_mean / r.nn_baseline : null));
+  const ratios = images.map((r) => (r.status === 'ok' ? fiberToNeighbourRatio(r) : null));
   return {
     config,
     summary,

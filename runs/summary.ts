@@ -1,4 +1,5 @@
 import { probeFiringRates } from '../engine/metrics/probes.ts';
+import type { ImageRow } from '../store/image-tables.ts';
 import type { SampleRow } from '../store/tables.ts';
 
 /**
@@ -76,4 +77,12 @@ export function invarianceProfile(samples: readonly SampleRow[], probeNames: rea
       imageRate: images.size === 0 ? 0 : [...images.values()].filter((s) => s.has(probe)).length / images.size,
     }))
     .sort((a, b) => b.sampleRate - a.sampleRate || a.probe.localeCompare(b.probe));
+}
+
+/**
+ * One image's fiber metric (mean over its samples) over its nearest-real-neighbour baseline: scale-free,
+ * below 1 when the samples are closer to the query than any other real image. Null without both.
+ */
+export function fiberToNeighbourRatio(row: Pick<ImageRow, 'fiber_metric_mean' | 'nn_baseline'>): number | null {
+  return row.fiber_metric_mean !== null && row.nn_baseline !== null && row.nn_baseline > 0 ? row.fiber_metric_mean / row.nn_baseline : null;
 }
