@@ -74,7 +74,7 @@ export async function crossEmbed(deps: SamplingDeps, runId: string, extractorSpe
   const samplesByShard: { imageId: string; sampleIndex: number; key: string; probe: string | null }[][] = [];
   for (const { shard } of config.shards) {
     const table = layout.shardTable(shard);
-    const images = readImageRows(await store.get(table.replace(/\.arrow$/, '.images.arrow')), table);
+    const images = readImageRows(await store.get(layout.shardImages(shard)), layout.shardImages(shard));
     const ok = images.filter((r) => r.status === 'ok' && r.query_key !== null);
     const features = await embed(ok.map((r) => r.query_key!));
     ok.forEach((r, i) => queries.push({ id: r.image_id, features: features.slice(i * dim, (i + 1) * dim) }));

@@ -191,9 +191,9 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
     offset += c.length;
   }
   await Promise.all([
-    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.images.arrow'), imageRowsToIpc(imageRows)),
-    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.npy'), writeNpy(features, [featureIds.length, featureDim])),
-    store.put(layout.shardTable(input.shard).replace(/\.arrow$/, '.features.json'), json(featureIds)),
+    store.put(layout.shardImages(input.shard), imageRowsToIpc(imageRows)),
+    store.put(layout.shardFeatures(input.shard), writeNpy(features, [featureIds.length, featureDim])),
+    store.put(layout.shardFeatureIds(input.shard), json(featureIds)),
   ]);
   // The sample table goes last: its presence marks the shard as done.
   await store.put(tableKey, sampleRowsToIpc(sampleRows, probes));

@@ -37,9 +37,9 @@ export async function summarizeRun(store: ObjectStore, runId: string): Promise<S
   for (const { shard } of config.shards) {
     const table = layout.shardTable(shard);
     samples.push(...readSampleRows(await store.get(table), table));
-    images.push(...readImageRows(await store.get(table.replace(/\.arrow$/, '.images.arrow'))));
-    const f = readNpy(await store.get(table.replace(/\.arrow$/, '.features.npy')));
-    const fIds = JSON.parse(new TextDecoder().decode(await store.get(table.replace(/\.arrow$/, '.features.json')))) as string[];
+    images.push(...readImageRows(await store.get(layout.shardImages(shard))));
+    const f = readNpy(await store.get(layout.shardFeatures(shard)));
+    const fIds = JSON.parse(new TextDecoder().decode(await store.get(layout.shardFeatureIds(shard)))) as string[];
     if (fIds.length > 0) {
       dim = f.shape[1] ?? dim;
       ids.push(...fIds);

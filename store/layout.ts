@@ -14,6 +14,10 @@ export const runLayout = (runId: string) => {
     /** One page of the run's image list, by the index of its first image: workflow payloads carry keys, not lists. */
     listingPage: (firstImage: number) => `${base}/listing/${String(firstImage).padStart(10, '0')}.json`,
     shardTable: (shard: string) => `${base}/shards/${sanitizeKeyPart(shard)}.arrow`,
+    /** The shard's per-image rows, and φ(query) of its ok images with their ids (the nearest-neighbour baseline). */
+    shardImages: (shard: string) => `${base}/shards/${sanitizeKeyPart(shard)}.images.arrow`,
+    shardFeatures: (shard: string) => `${base}/shards/${sanitizeKeyPart(shard)}.features.npy`,
+    shardFeatureIds: (shard: string) => `${base}/shards/${sanitizeKeyPart(shard)}.features.json`,
     /** Rows of a shard's finished batches, kept until the shard table is written, so a retry resumes. */
     shardPart: (shard: string, firstImage: number) =>
       `${base}/parts/${sanitizeKeyPart(shard)}/${String(firstImage).padStart(8, '0')}.arrow`,
