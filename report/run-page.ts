@@ -1,3 +1,4 @@
+import type { GateVerdict } from '../gate/verdict.ts';
 import type { CrossSummary } from '../runs/cross.ts';
 import type { RunConfig } from '../runs/manifest.ts';
 import { fiberToNeighbourRatio } from '../runs/summary.ts';
@@ -15,19 +16,6 @@ import { esc, num, page, percent } from './html.ts';
  * (`runView`); a page then renders one slice of images, so its size and time do not grow with
  * the run.
  */
-
-/** `gate.json` as the page reads it (written by `fiberscope check` into the candidate run). */
-export interface GateRecord {
-  verdict: 'pass' | 'regression';
-  baseline: { runId: string; extractor: string };
-  candidate: { runId: string; extractor: string };
-  createdAt: string;
-  images: number;
-  alpha: number;
-  minEffect: number;
-  findings: { kind: string; name: string; baseline: number; candidate: number; effect: number; adjustedP: number; regression: boolean; direction: string; message: string }[];
-  worstImages: { imageId: string; change: number; baselineImages: string[]; candidateImages: string[] }[];
-}
 
 export interface RunView {
   config: RunConfig;
@@ -93,7 +81,7 @@ export interface RunPageOptions {
   pageSize: number;
   /** The dashboard's links to other pages and filters; absent in the static report. */
   links?: { pageHref: (filter: ImageFilter, page: number) => string; nav: string; statusHtml: string };
-  gate: GateRecord | null;
+  gate: GateVerdict | null;
   cross: CrossSummary[];
   /** Error rows shown (the rest are counted). */
   errorLimit?: number;
@@ -126,7 +114,7 @@ function imagePanel(img: ImageRow, rows: readonly SampleRow[], href: (key: strin
   return `<section class="image" data-image="${esc(img.image_id)}"><h3><span class="image-id">${esc(img.image_id)}</span> <small>diversity ${num(img.diversity)} · top probe ${esc(img.top_probe ?? '–')} (${percent(img.top_probe_rate)})</small></h3><div class="row">${query}${cells}</div></section>`;
 }
 
-function gateSection(gate: GateRecord, href: (key: string) => string): string {
+function gateSection(gate: GateVerdict, href: (key: string) => string): string {
   const findings = gate.findings
     .map(
       (f) =>
@@ -260,7 +248,7 @@ export interface ReportInput {
   summary: RunSummary;
   images: ImageRow[];
   samples: SampleRow[];
-  gate?: GateRecord | null;
+  gate?: GateVerdict | null;
   cross?: CrossSummary[];
 }
 

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../engine/errors.ts';
 import { runLayout } from '../store/layout.ts';
-import { ObjectNotFoundError, openStore } from '../store/objects.ts';
+import { ObjectNotFoundError, openStore, readJsonIfPresent } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { parseRunConfig } from './manifest.ts';
 import type { RunConfig } from './manifest.ts';
@@ -54,15 +54,6 @@ export interface CatalogueOptions {
   now?: () => number;
 }
 
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
-  try {
-    return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) return null;
-    throw err;
-  }
-}
-
 async function stateOf(
   runId: string,
   summary: RunSummary | null,
@@ -111,7 +102,7 @@ export async function describeRun(store: ObjectStore, runId: string, opts: Catal
   }
   const config = parseRunConfig(bytes, `${store.location}/${layout.manifest}`);
   const [summary, status, shardKeys] = await Promise.all([
-    readJson<RunSummary>(store, layout.summaryJson),
+    readJsonIfPresent<RunSummary>(store, layout.summaryJson),
     readRunStatus(store, runId),
     store.list(`${layout.base}/shards/`),
   ]);
@@ -140,7 +131,7 @@ export async function listRuns(store: ObjectStore, opts: CatalogueOptions = {}):
         } catch {
           return null;
         }
-        const [summary, status] = await Promise.all([readJson<RunSummary>(store, layout.summaryJson), readRunStatus(store, config.runId)]);
+        const [summary, status] = await Promise.all([readJsonIfPresent<RunSummary>(store, layout.summaryJson), readRunStatus(store, config.runId)]);
         return entryOf(store, config, summary, status, await stateOf(config.runId, summary, status, opts));
       }),
     );

@@ -1,5 +1,5 @@
 import { runLayout } from '../store/layout.ts';
-import { ObjectNotFoundError } from '../store/objects.ts';
+import { readJsonIfPresent } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 
 /** How a run stands as its engine last recorded it (`status.json` in the run folder). */
@@ -17,12 +17,7 @@ export interface RunStatusRecord {
 
 /** Reads a run's status record; null when it has none (runs written before it existed). */
 export async function readRunStatus(store: ObjectStore, runId: string): Promise<RunStatusRecord | null> {
-  try {
-    return JSON.parse(new TextDecoder().decode(await store.get(runLayout(runId).status))) as RunStatusRecord;
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError || err instanceof SyntaxError) return null;
-    throw err;
-  }
+  return await readJsonIfPresent<RunStatusRecord>(store, runLayout(runId).status, { malformedAsMissing: true });
 }
 
 export async function writeRunStatus(store: ObjectStore, runId: string, record: Omit<RunStatusRecord, 'updatedAt'>): Promise<void> {

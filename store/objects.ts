@@ -44,6 +44,19 @@ export class ObjectNotFoundError extends Error {
   }
 }
 
+/**
+ * A JSON object of the store, or null when there is none. `malformedAsMissing`: a record still being
+ * written by another process, or written by hand badly, also reads as absent.
+ */
+export async function readJsonIfPresent<T>(store: ObjectStore, key: string, opts: { malformedAsMissing?: boolean } = {}): Promise<T | null> {
+  try {
+    return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError || (opts.malformedAsMissing === true && err instanceof SyntaxError)) return null;
+    throw err;
+  }
+}
+
 const KEY_SEGMENT = /^[A-Za-z0-9._=+-]+$/;
 const TEMP_MARK = '.tmp-';
 

@@ -4,7 +4,7 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { cachedPairLoader } from '../../activities/pairs.ts';
 import { main } from '../../cli/main.ts';
 import { buildDemo } from '../../engine/demo/build.ts';
@@ -13,12 +13,12 @@ import { runLayout } from '../../store/layout.ts';
 import { S3Store } from '../../store/objects.ts';
 import { readSampleRows } from '../../store/tables.ts';
 import type { SampleRow } from '../../store/tables.ts';
-import { createControlWorker } from '../../workers/control.ts';
 import { createSamplingWorker } from '../../workers/sampling.ts';
 import { captureStderr } from '../unit/cli/fixtures.ts';
 import { privateServices } from './faults.ts';
 import type { PrivateServices } from './faults.ts';
-import { connectTemporal, temporalSettings, uniqueName } from './services.ts';
+import { connectTemporal, startWorkers, temporalSettings, uniqueName } from './services.ts';
+import type { InProcessWorkers } from './services.ts';
 
 // The S3 server of this file is its own (it is stopped mid-run); Temporal is the shared one.
 process.env.FIBERSCOPE_CACHE_DIR = await mkdtemp(join(tmpdir(), 'fiberscope-cache-'));
@@ -30,8 +30,7 @@ let store: S3Store;
 let storeSpec: string;
 let connection: NativeConnection | undefined;
 let demo: DemoPaths;
-const workers: Worker[] = [];
-const running: Promise<void>[] = [];
+let workers: InProcessWorkers | undefined;
 const SHARDS = 4;
 
 before(async () => {
@@ -49,14 +48,11 @@ before(async () => {
   demo = await buildDemo(await mkdtemp(join(tmpdir(), 'fiberscope-demo-')));
   connection = await connectTemporal();
   const { namespace } = temporalSettings();
-  workers.push(await createControlWorker({ connection, namespace, store, taskQueue: controlQueue }));
-  workers.push(await createSamplingWorker({ connection, namespace, store, loadPair: cachedPairLoader(), taskQueue: samplingQueue }));
-  running.push(...workers.map((w) => w.run()));
+  workers = await startWorkers({ connection, namespace, store, controlQueue, samplingQueue });
 });
 
 after(async () => {
-  for (const w of workers) w.shutdown();
-  await Promise.all(running);
+  await workers?.stop();
   store?.client.destroy();
   await connection?.close();
   await services?.down();

@@ -5,21 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { runRequestOf } from '../../activities/control.ts';
-import { cachedPairLoader } from '../../activities/pairs.ts';
 import { main } from '../../cli/main.ts';
 import { runLayout } from '../../store/layout.ts';
 import type { S3Store } from '../../store/objects.ts';
-import { createControlWorker } from '../../workers/control.ts';
-import { createSamplingWorker } from '../../workers/sampling.ts';
 import { auditProgressQuery, auditWorkflowId, batchesStoredSignal } from '../../workflows/audit.ts';
 import type { AuditProgress } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { tinyImage, tinySampler, writeTinyPair } from '../fixtures/tiny-pair.ts';
 import type { TinyPair } from '../fixtures/tiny-pair.ts';
 import { captureStdout } from '../unit/cli/fixtures.ts';
-import { connectTemporal, s3Store, temporalSettings, uniqueName, useServiceEnvironment } from './services.ts';
+import { connectTemporal, s3Store, startWorkers, temporalSettings, uniqueName, useServiceEnvironment } from './services.ts';
+import type { InProcessWorkers } from './services.ts';
 import { Gate } from './interposed.ts';
 
 useServiceEnvironment();
@@ -33,8 +31,7 @@ let client: Client;
 let gate: Gate;
 let pair: TinyPair;
 let dataset: string;
-const workers: Worker[] = [];
-const running: Promise<void>[] = [];
+let workers: InProcessWorkers | undefined;
 
 before(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -49,15 +46,12 @@ before(async () => {
   for (let i = 0; i < 6; i++) await writeFile(join(dataset, `q${i}.png`), tinyImage(i));
   // The shard's fourth batch is held before its rows are stored: the shard stays in flight on demand.
   gate = new Gate(store, layout.shardPart('shard-00000', 3) + '.json');
-  workers.push(await createControlWorker({ connection, namespace, store, taskQueue: controlQueue }));
-  workers.push(await createSamplingWorker({ connection, namespace, store: gate, loadPair: cachedPairLoader(), taskQueue: samplingQueue, batchReportMs: 0 }));
-  running.push(...workers.map((w) => w.run()));
+  workers = await startWorkers({ connection, namespace, store, controlQueue, samplingQueue, samplingStore: gate, batchReportMs: 0 });
 });
 
 after(async () => {
   gate?.release();
-  for (const w of workers) w.shutdown();
-  await Promise.all(running);
+  await workers?.stop();
   if (store !== undefined) {
     for (const key of await store.list('')) await store.delete(key);
     store.client.destroy();

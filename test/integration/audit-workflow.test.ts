@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, Client, WorkflowFailedError } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker as ReplayWorker } from '@temporalio/worker';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { main } from '../../cli/main.ts';
 import { runRequestOf } from '../../activities/control.ts';
 import { runLocalAudit } from '../../activities/local-engine.ts';
@@ -21,14 +21,14 @@ import { FileStore } from '../../store/objects.ts';
 import type { ObjectStore, S3Store } from '../../store/objects.ts';
 import { readSampleRows } from '../../store/tables.ts';
 import type { SampleRow } from '../../store/tables.ts';
-import { createControlWorker } from '../../workers/control.ts';
 import { createSamplingWorker } from '../../workers/sampling.ts';
 import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { captureStdout } from '../unit/cli/fixtures.ts';
 import { Gate, OutageOnce } from './interposed.ts';
-import { connectTemporal, s3Store, temporalSettings, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
+import { connectTemporal, s3Store, startWorkers, temporalSettings, uniqueName, uploadFolder, useServiceEnvironment } from './services.ts';
+import type { InProcessWorkers } from './services.ts';
 import { quickDemoSampler } from '../fixtures/demo-sampler.ts';
 
 const bucket = useServiceEnvironment();
@@ -43,8 +43,7 @@ let connection: NativeConnection | undefined;
 let store: S3Store | undefined;
 let faulty: OutageOnce;
 let client: Client;
-const workers: Worker[] = [];
-const running: Promise<void>[] = [];
+let workers: InProcessWorkers | undefined;
 let spec: NewRun;
 let result: AuditResult;
 let firstRunId: string;
@@ -89,9 +88,7 @@ before(async () => {
   };
   // The second batch of the second shard fails once after its first batch is stored.
   faulty = new OutageOnce(store, layout.shardPart('shard-00001', 3) + '.json');
-  workers.push(await createControlWorker({ connection, namespace, store, taskQueue: controlQueue }));
-  workers.push(await createSamplingWorker({ connection, namespace, store: faulty, loadPair: cachedPairLoader(), taskQueue: samplingQueue }));
-  running.push(...workers.map((w) => w.run()));
+  workers = await startWorkers({ connection, namespace, store, controlQueue, samplingQueue, samplingStore: faulty });
 
   const input: AuditInput = {
     store: store.location,
@@ -111,8 +108,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const w of workers) w.shutdown();
-  await Promise.all(running);
+  await workers?.stop();
   if (store !== undefined) {
     for (const key of await store.list('')) await store.delete(key);
     store.client.destroy();

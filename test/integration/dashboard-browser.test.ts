@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Client } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { BrowserContext, Page } from 'playwright-core';
 import { runRequestOf } from '../../activities/control.ts';
 import { runLocalAudit } from '../../activities/local-engine.ts';
@@ -17,18 +17,17 @@ import type { NewRun } from '../../activities/run.ts';
 import { buildDemo } from '../../engine/demo/build.ts';
 import type { DemoPaths } from '../../engine/demo/build.ts';
 import { resolveSamplerOptions } from '../../engine/guidance/options.ts';
-import type { GateRecord } from '../../report/run-page.ts';
+import type { GateVerdict } from '../../gate/verdict.ts';
 import { runLayout } from '../../store/layout.ts';
 import { FileStore } from '../../store/objects.ts';
 import { TemporalProgress } from '../../serve/progress.ts';
 import { startDashboard } from '../../serve/server.ts';
 import type { StartedDashboard } from '../../serve/server.ts';
-import { createControlWorker } from '../../workers/control.ts';
-import { createSamplingWorker } from '../../workers/sampling.ts';
 import { auditWorkflowId } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { Gate } from './interposed.ts';
-import { connectTemporal, temporalSettings, uniqueName } from './services.ts';
+import { connectTemporal, startWorkers, temporalSettings, uniqueName } from './services.ts';
+import type { InProcessWorkers } from './services.ts';
 
 /**
  * The dashboard in a real headless Chromium (Debian's package, driven by playwright-core; never a
@@ -47,8 +46,7 @@ let dashboard: StartedDashboard;
 let browser: BrowserContext;
 let page: Page;
 let connection: NativeConnection | undefined;
-const workers: Worker[] = [];
-const running: Promise<void>[] = [];
+let workers: InProcessWorkers | undefined;
 const finished: string[] = [];
 let liveRunId: string;
 let live: WorkflowHandle | undefined;
@@ -91,16 +89,17 @@ before(async () => {
   // A gate verdict recorded in the last night's run (contract H), as `fiberscope check` writes it.
   const last = runLayout('nightly-03');
   const baseline = runLayout('nightly-02');
-  const gate: GateRecord & { version: 1; baseline: { location: string }; candidate: { location: string } } = {
+  const gate: GateVerdict = {
     version: 1,
     verdict: 'regression',
-    baseline: { runId: 'nightly-02', extractor: 'digits-layout', location: store.location + '/' + baseline.base },
-    candidate: { runId: 'nightly-03', extractor: 'digits-flip-invariant', location: store.location + '/' + last.base },
+    baseline: { runId: 'nightly-02', extractor: 'digits-layout', location: store.location + '/' + baseline.base, store: store.location, seed: '1' },
+    candidate: { runId: 'nightly-03', extractor: 'digits-flip-invariant', location: store.location + '/' + last.base, store: store.location, seed: '1' },
     createdAt: '2026-11-03T03:00:00.000Z',
     images: 4,
     alpha: 0.05,
     minEffect: 0.1,
-    findings: [{ kind: 'probe', name: 'hflip', baseline: 0.1, candidate: 0.6, effect: 0.5, pValue: 0.01, adjustedP: 0.02, regression: true, direction: 'started', message: 'hflip started firing' } as GateRecord['findings'][number]],
+    minRatioChange: 0.25,
+    findings: [{ kind: 'probe', name: 'hflip', baseline: 0.1, candidate: 0.6, effect: 0.5, pValue: 0.01, adjustedP: 0.02, regression: true, direction: 'started', pairs: 4, message: 'hflip started firing' }],
     worstImages: [],
   };
   await store.put(last.gate, JSON.stringify(gate));
@@ -115,9 +114,7 @@ before(async () => {
   // One image per shard, one shard at a time: held before the second shard's table, then before the fourth's.
   holdLast = new Gate(store, layout.shardTable('shard-00003'));
   holdFirst = new Gate(holdLast, layout.shardTable('shard-00001'));
-  workers.push(await createControlWorker({ connection, namespace, store, taskQueue: controlQueue }));
-  workers.push(await createSamplingWorker({ connection, namespace, store: holdFirst, loadPair, taskQueue: samplingQueue }));
-  running.push(...workers.map((w) => w.run()));
+  workers = await startWorkers({ connection, namespace, store, controlQueue, samplingQueue, samplingStore: holdFirst, loadPair });
   const client = new Client({ connection, namespace });
   live = await client.workflow.start(auditDatasetWorkflow, {
     taskQueue: controlQueue,
@@ -142,8 +139,7 @@ after(async () => {
   await live?.result().catch(() => undefined);
   await browser?.close();
   await dashboard?.close();
-  for (const w of workers) w.shutdown();
-  await Promise.all(running);
+  await workers?.stop();
   await connection?.close();
 });
 

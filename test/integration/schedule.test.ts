@@ -4,19 +4,17 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { NativeConnection, Worker } from '@temporalio/worker';
-import { cachedPairLoader } from '../../activities/pairs.ts';
+import type { NativeConnection } from '@temporalio/worker';
 import { main } from '../../cli/main.ts';
 import { listRuns } from '../../runs/catalogue.ts';
 import type { RunEntry } from '../../runs/catalogue.ts';
 import { parseRunConfig } from '../../runs/manifest.ts';
 import { runLayout } from '../../store/layout.ts';
 import { FileStore } from '../../store/objects.ts';
-import { createControlWorker } from '../../workers/control.ts';
-import { createSamplingWorker } from '../../workers/sampling.ts';
 import { TINY_SAMPLER_FLAGS, tinyImage, writeTinyPair } from '../fixtures/tiny-pair.ts';
 import { captureStdout } from '../unit/cli/fixtures.ts';
-import { connectTemporal, temporalSettings, uniqueName } from './services.ts';
+import { connectTemporal, startWorkers, temporalSettings, uniqueName } from './services.ts';
+import type { InProcessWorkers } from './services.ts';
 
 const controlQueue = uniqueName('test-schedule-control');
 const samplingQueue = uniqueName('test-schedule-sampling');
@@ -25,8 +23,7 @@ const gated = uniqueName('gated');
 let connection: NativeConnection | undefined;
 let store: FileStore;
 let createFlags: string[];
-const workers: Worker[] = [];
-const running: Promise<void>[] = [];
+let workers: InProcessWorkers | undefined;
 
 before(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -43,16 +40,13 @@ before(async () => {
     '--task-queue', controlQueue, '--sampling-queue', samplingQueue, '--k', '2', '--batch-images', '2', '--shard-size', '4',
     '--probes', 'hflip', '--preset', 'imagenet-dinov2', ...TINY_SAMPLER_FLAGS, '--json',
   ];
-  workers.push(await createControlWorker({ connection, namespace, store, taskQueue: controlQueue }));
-  workers.push(await createSamplingWorker({ connection, namespace, store, loadPair: cachedPairLoader(), taskQueue: samplingQueue }));
-  running.push(...workers.map((w) => w.run()));
+  workers = await startWorkers({ connection, namespace, store, controlQueue, samplingQueue });
 });
 
 after(async () => {
   // A failed test must not leave schedules firing every hour.
   for (const id of [nightly, gated]) await main(['schedule', 'delete', id]).catch(() => undefined);
-  for (const w of workers) w.shutdown();
-  await Promise.all(running);
+  await workers?.stop();
   await connection?.close();
 });
 

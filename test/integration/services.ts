@@ -2,6 +2,11 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import { cachedPairLoader } from '../../activities/pairs.ts';
+import type { PairLoader } from '../../activities/sampling.ts';
+import { createControlWorker } from '../../workers/control.ts';
+import { createSamplingWorker } from '../../workers/sampling.ts';
 import { S3Store } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
@@ -78,4 +83,41 @@ export async function uploadFolder(store: ObjectStore, dir: string, to: string):
   const walk = async (d: string): Promise<string[]> =>
     (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)])))).flat();
   for (const file of await walk(dir)) await store.put(`${to}/${relative(dir, file)}`, await readFile(file));
+}
+
+/** A control and a sampling worker running in this process, on the test's own task queues. */
+export interface InProcessWorkers {
+  /** Shuts both down and waits until they have stopped. */
+  stop(): Promise<void>;
+}
+
+export async function startWorkers(o: {
+  connection: NativeConnection;
+  namespace: string;
+  store: ObjectStore;
+  controlQueue: string;
+  samplingQueue: string;
+  /** The sampling worker's store when it differs (a store held or failing at a given write). */
+  samplingStore?: ObjectStore;
+  loadPair?: PairLoader;
+  batchReportMs?: number;
+}): Promise<InProcessWorkers> {
+  const workers: Worker[] = [
+    await createControlWorker({ connection: o.connection, namespace: o.namespace, store: o.store, taskQueue: o.controlQueue }),
+    await createSamplingWorker({
+      connection: o.connection,
+      namespace: o.namespace,
+      store: o.samplingStore ?? o.store,
+      loadPair: o.loadPair ?? cachedPairLoader(),
+      taskQueue: o.samplingQueue,
+      ...(o.batchReportMs === undefined ? {} : { batchReportMs: o.batchReportMs }),
+    }),
+  ];
+  const running = workers.map((w) => w.run());
+  return {
+    async stop() {
+      for (const w of workers) w.shutdown();
+      await Promise.all(running);
+    },
+  };
 }
