@@ -11,6 +11,7 @@ import { readDatasetEntry } from '../store/dataset.ts';
 import { readRunImages } from './listing.ts';
 import type { DatasetEntry } from '../store/dataset.ts';
 import { encodePng } from '../store/images.ts';
+import { inParallel } from '../store/parallel.ts';
 import { readNpy, writeNpy } from '../store/npy.ts';
 import { isErrno, ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
@@ -109,17 +110,6 @@ const json = (v: unknown) => JSON.stringify(v);
 /** Object reads and writes of one batch in flight at once: an S3 round trip each, so they overlap. */
 const IO_CONCURRENCY = 16;
 
-/** `fn` over `items` with at most IO_CONCURRENCY calls pending; results in the order of `items`. */
-async function inParallel<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(IO_CONCURRENCY, items.length) }, lane));
-  return out;
-}
-
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -169,7 +159,7 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
   const featureIds: string[] = [];
   const featureChunks: Float32Array[] = [];
   let featureDim = 0;
-  const parts = await inParallel(partKeys, async (key) => {
+  const parts = await inParallel(partKeys, IO_CONCURRENCY, async (key) => {
     const base = key.slice(0, -'.json'.length);
     const part = JSON.parse(new TextDecoder().decode(await store.get(key))) as BatchPart;
     const rows = readSampleRows(await store.get(base + '.arrow'), base + '.arrow');
@@ -197,7 +187,7 @@ export async function sampleShard(deps: SamplingDeps, input: ShardInput, hooks: 
   ]);
   // The sample table goes last: its presence marks the shard as done.
   await store.put(tableKey, sampleRowsToIpc(sampleRows, probes));
-  await inParallel(partKeys, async (key) => {
+  await inParallel(partKeys, IO_CONCURRENCY, async (key) => {
     const base = key.slice(0, -'.json'.length);
     await Promise.all([store.delete(base + '.arrow'), store.delete(base + '.npy'), store.delete(key)]);
   });
@@ -233,7 +223,7 @@ async function sampleBatch(
   const imageRows: ImageRow[] = [];
   const errorRows: Partial<Record<ErrorKind, number>> = {};
   const countErrors = (kind: ErrorKind, n: number) => (errorRows[kind] = (errorRows[kind] ?? 0) + n);
-  const decoded = await inParallel(entries, async (entry): Promise<Float32Array | { kind: ErrorKind; message: string }> => {
+  const decoded = await inParallel(entries, IO_CONCURRENCY, async (entry): Promise<Float32Array | { kind: ErrorKind; message: string }> => {
     const name = `image ${entry.imageId}`;
     try {
       return decodeQuery(await readDatasetEntry(config.dataset, entry), name, entry.key, prior, config.resizeQueries);
@@ -279,7 +269,7 @@ async function sampleBatch(
     features.set(m.queryFeatures, featureIds.length * featureDim);
     featureIds.push(m.query.imageId);
   }
-  await inParallel(pngs, ({ key, image }) => store.put(key, encodePng(image, shape, prior.imageRange), 'image/png'));
+  await inParallel(pngs, IO_CONCURRENCY, ({ key, image }) => store.put(key, encodePng(image, shape, prior.imageRange), 'image/png'));
   await Promise.all([
     store.put(partKey + '.arrow', sampleRowsToIpc(sampleRows, probes)),
     store.put(partKey + '.npy', writeNpy(features, [featureIds.length, featureDim])),

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { InputError } from '../engine/errors.ts';
 import { runLayout } from '../store/layout.ts';
 import { ObjectNotFoundError, openStore, readJsonIfPresent } from '../store/objects.ts';
+import { inParallel } from '../store/parallel.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { parseRunConfig } from './manifest.ts';
 import type { RunConfig } from './manifest.ts';
@@ -114,30 +115,24 @@ export async function describeRun(store: ObjectStore, runId: string, opts: Catal
 /** Every run of a store, newest first (by creation time, then id). Folders without a manifest are skipped. */
 export async function listRuns(store: ObjectStore, opts: CatalogueOptions = {}): Promise<RunEntry[]> {
   const ids = await store.listFolders('runs/');
-  const entries: RunEntry[] = [];
-  // A few reads at a time: three small objects per run.
-  for (let i = 0; i < ids.length; i += 8) {
-    const batch = await Promise.all(
-      ids.slice(i, i + 8).map(async (id) => {
-        const layout = runLayout(id);
-        const bytes = await store.get(layout.manifest).catch((err: unknown) => {
-          if (err instanceof ObjectNotFoundError) return null;
-          throw err;
-        });
-        if (bytes === null) return null;
-        let config: RunConfig;
-        try {
-          config = parseRunConfig(bytes, layout.manifest);
-        } catch {
-          return null;
-        }
-        const [summary, status] = await Promise.all([readJsonIfPresent<RunSummary>(store, layout.summaryJson), readRunStatus(store, config.runId)]);
-        return entryOf(store, config, summary, status, await stateOf(config.runId, summary, status, opts));
-      }),
-    );
-    for (const e of batch) if (e !== null) entries.push(e);
-  }
-  return entries.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.runId.localeCompare(a.runId));
+  // A few runs at a time: three small objects each.
+  const entries = await inParallel(ids, 8, async (id) => {
+    const layout = runLayout(id);
+    const bytes = await store.get(layout.manifest).catch((err: unknown) => {
+      if (err instanceof ObjectNotFoundError) return null;
+      throw err;
+    });
+    if (bytes === null) return null;
+    let config: RunConfig;
+    try {
+      config = parseRunConfig(bytes, layout.manifest);
+    } catch {
+      return null;
+    }
+    const [summary, status] = await Promise.all([readJsonIfPresent<RunSummary>(store, layout.summaryJson), readRunStatus(store, config.runId)]);
+    return entryOf(store, config, summary, status, await stateOf(config.runId, summary, status, opts));
+  });
+  return entries.filter((e): e is RunEntry => e !== null).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.runId.localeCompare(a.runId));
 }
 
 /**

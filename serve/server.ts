@@ -14,6 +14,7 @@ import { readImageRows } from '../store/image-tables.ts';
 import { runLayout } from '../store/layout.ts';
 import { checkKey, FileStore, ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
+import { inParallel } from '../store/parallel.ts';
 import { readSampleRows } from '../store/tables.ts';
 import type { SampleRow } from '../store/tables.ts';
 import { filterRuns, renderPendingRun, renderRunList, renderSchedule, runHref, stateBadge, progressText } from './pages.ts';
@@ -110,10 +111,8 @@ async function loadView(store: ObjectStore, run: RunDetails): Promise<RunView> {
   const images = readImageRows(await store.get(layout.summary), layout.summary);
   const samples: SampleRow[] = [];
   const shards = run.config.shards.map((s) => layout.shardTable(s.shard));
-  for (let i = 0; i < shards.length; i += 8) {
-    const tables = await Promise.all(shards.slice(i, i + 8).map(async (key) => readSampleRows(await store.get(key), key)));
-    for (const rows of tables) for (const r of rows) samples.push(r);
-  }
+  const tables = await inParallel(shards, 8, async (key) => readSampleRows(await store.get(key), key));
+  for (const rows of tables) for (const r of rows) samples.push(r);
   return runView(run.config, run.summary!, images, samples);
 }
 
