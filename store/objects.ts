@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -270,9 +271,30 @@ export class S3Store implements ObjectStore {
       await this.request(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })));
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
+      if (!isNotFound(err)) throw err;
+      await this.checkBucket();
+      return false;
     }
+  }
+
+  private bucketChecked: Promise<void> | undefined;
+
+  /**
+   * A HEAD answers 404 without saying whether the object or the whole bucket is missing: the first
+   * miss asks for the bucket once, so a mistyped bucket is reported as such, not as a missing run.
+   */
+  private async checkBucket(): Promise<void> {
+    this.bucketChecked ??= this.client.send(new HeadBucketCommand({ Bucket: this.bucket })).then(
+      () => undefined,
+      (err: unknown) => {
+        this.bucketChecked = undefined;
+        if (isNotFound(err) || (err as { name?: string }).name === 'NoSuchBucket') {
+          throw new ServiceError('storage', 'bucket-missing', this.endpoint, bucketMissing(this.location, this.endpoint), { cause: err });
+        }
+        // Anything else (a key allowed objects but not the bucket, say) leaves the object's 404 standing.
+      },
+    );
+    await this.bucketChecked;
   }
 
   /** The keys under `prefix` one ListObjectsV2 page (up to 1,000 keys) at a time, in S3's UTF-8 byte order. */
@@ -326,6 +348,8 @@ function isNotFound(err: unknown): boolean {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
 const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError']);
 
+const bucketMissing = (location: string, endpoint: string) => `storage bucket missing: ${location} does not exist at ${endpoint}; create the bucket or check the store's bucket name`;
+
 /**
  * What an S3 client failure says about the service: unreachable (network, timeouts, 5xx after the
  * client's own retries), credentials refused or the bucket missing; null for anything else. The
@@ -340,7 +364,7 @@ export function classifyS3Failure(err: unknown, endpoint: string, location: stri
   // "connect ECONNREFUSED 127.0.0.1:1" already names its code.
   const detail = e?.message && e.message !== label ? (label !== '' && !e.message.includes(label) ? `${label} ${e.message}` : e.message) : label;
   if (name === 'NoSuchBucket') {
-    return new ServiceError('storage', 'bucket-missing', endpoint, `storage bucket missing: ${location} does not exist at ${endpoint}; create the bucket or check the store's bucket name`, { cause: err });
+    return new ServiceError('storage', 'bucket-missing', endpoint, bucketMissing(location, endpoint), { cause: err });
   }
   if (CREDENTIAL_CODES.has(name) || status === 403) {
     return new ServiceError('storage', 'credentials', endpoint, `storage credentials refused by ${endpoint} for ${location} (${name || status}); check FIBERSCOPE_S3_ACCESS_KEY and FIBERSCOPE_S3_SECRET_KEY (or the AWS credentials in use)`, { cause: err });

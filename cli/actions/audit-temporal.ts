@@ -138,17 +138,20 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
   const workflowId = auditWorkflowId(runId);
   // The last progress seen says in which phase a failure happened (set from the follow loop).
   const seen: { last: AuditProgress | null } = { last: null };
+  let submitted = false;
   try {
     const client = new Client({ connection, namespace });
     const taskQueue = args.taskQueue ?? TASK_QUEUES.control;
     let handle: WorkflowHandle<typeof auditDatasetWorkflow>;
     try {
       handle = await client.workflow.start(auditDatasetWorkflow, { taskQueue, workflowId, args: [input] });
+      submitted = true;
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw temporalUnreachable(err, address);
       // Resuming a run whose audit still runs (the submitter lost it in an outage) follows that audit.
       if (args.resume === undefined) throw new InputError('run-id', `an audit of run '${runId}' is already running (workflow ${workflowId})`);
       handle = client.workflow.getHandle(workflowId);
+      submitted = true;
       process.stderr.write(`run ${runId}: its audit is still running; following it\n`);
     }
     if (args.detach) {
@@ -158,7 +161,8 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
     process.stderr.write(`run ${runId}: workflow ${workflowId} on ${address}\n`);
     return await followAudit(handle, args, (p) => (seen.last = p));
   } catch (err) {
-    if (err instanceof InputError) throw err;
+    // Refused before the audit was submitted (bad input, unknown namespace, server gone): the run is as it was.
+    if (err instanceof InputError || !submitted) throw temporalUnreachable(err, address);
     const classified = temporalUnreachable(err, address);
     return await reportRunFailure(classified, store, { ...args, engine: 'temporal', out: store.location }, {
       runId,

@@ -1,7 +1,6 @@
 import { basename, join } from 'node:path';
 import { fingerprintBundle } from '../../activities/run.ts';
 import { decodeQuery, measureFibers } from '../../runs/fibers.ts';
-import { InputError } from '../../engine/errors.ts';
 import { OnnxFiberObjective } from '../../engine/guidance/compose.ts';
 import { priorInfo } from '../../engine/priors/bundle.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../../engine/priors/load.ts';
