@@ -59,8 +59,8 @@ PREPROCESS = [
     {"op": "normalize", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
 ]
 
-# Sampler settings in fiberscope's option names. Both guide every step but the first (γ = 0 above
-# t = 875) with several Adam steps, per-timestep targets and stochastic updates.
+# Sampler settings in fiberscope's option names: several Adam steps per guided step and stochastic
+# updates; the first two leave their noisiest step unguided and use per-timestep targets.
 CASES = {
     "ddim-large-eta": {
         "steps": 8,
@@ -91,6 +91,18 @@ CASES = {
         "tau": 0.01,
         "update": {"kind": "ancestral", "variance": "small", "respacing": "exact"},
         "variant": "ndtm",
+        "output": "x0",
+    },
+    "ddim-small-static-target": {
+        "steps": 5,
+        "innerSteps": 2,
+        "lr": 0.02,
+        "terminalWeight": 1,
+        "gamma": [{"start": 3, "end": 3, "tStart": 1000, "tEnd": 0}],
+        "kappa": 0,
+        "tau": 0,
+        "update": {"kind": "ddim", "variance": "small", "eta": 1},
+        "variant": "static-target",
         "output": "x0",
     },
 }
