@@ -64,7 +64,11 @@ for (const fixture of readdirSync(root).sort()) {
       for (const stream of ['target', 'update'] as const) {
         const all = npy(at, `${stream}.npy`);
         for (let i = 0; i < n; i++)
-          assert.deepEqual(all.data.subarray(i * K * D, (i + 1) * K * D), drawNoise(owners, stream, i, D), `${stream} step ${i}`);
+          assert.deepEqual(
+            all.data.subarray(i * K * D, (i + 1) * K * D),
+            drawNoise(owners, stream, i, D),
+            `${stream} step ${i}`,
+          );
       }
     });
 
