@@ -43,19 +43,23 @@ export async function runWorker(config: WorkerConfig, env: NodeJS.ProcessEnv = p
   let hardStop: NodeJS.Timeout | undefined;
   let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
   try {
-    const common = { connection, namespace, store, taskQueue: config.taskQueue, shutdownTimes };
-    const worker: Worker =
-      config.queue === 'control'
-        ? await createControlWorker(common)
-        : await createSamplingWorker({ ...common, loadPair: workerPairLoader(config.provider), observer: metrics, shutdown: shutdown.signal });
+    // The endpoint first: a taken port is refused before a worker holds the connection (a worker that
+    // never ran cannot release it, and closing the connection would then hide the port's message).
+    const started: { worker?: Worker } = {};
     if (config.httpPort !== 0) {
       endpoint = await serveWorkerEndpoint({
         host: config.httpHost,
         port: config.httpPort,
         registry: metrics.registry,
-        ready: () => worker.getState() === 'RUNNING' && !shutdown.signal.aborted,
+        ready: () => started.worker?.getState() === 'RUNNING' && !shutdown.signal.aborted,
       });
     }
+    const common = { connection, namespace, store, taskQueue: config.taskQueue, shutdownTimes };
+    const worker: Worker =
+      config.queue === 'control'
+        ? await createControlWorker(common)
+        : await createSamplingWorker({ ...common, loadPair: workerPairLoader(config.provider), observer: metrics, shutdown: shutdown.signal });
+    started.worker = worker;
     onSignal = (signal) => {
       if (shutdown.signal.aborted) {
         log(`${config.queue} worker: ${signal} again, exiting without waiting for running tasks`);
