@@ -19,7 +19,7 @@ import { relL2 } from '../../helpers/rel-l2.ts';
  * run in float64 on the same weights and fed fiberscope's own noise draws. Every step's state and
  * the final samples agree to a relative L2 error of 1e-4. The trajectories are piecewise smooth (clamp,
  * ReLU, Adam): float32 rounding stays at 1e-7..2e-6, while a change of 1e-5 relative can cross a kink
- * and jump to 1e-2, so a failure shows a changed algorithm, option or draw rather than rounding.
+ * and jump to 1e-2: a failure most likely means a changed algorithm, option or draw, not rounding.
  */
 const root = join(import.meta.dirname, '..', '..', 'fixtures', 'sampler-parity');
 const BOUND = 1e-4;
