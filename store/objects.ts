@@ -299,8 +299,8 @@ export class S3Store implements ObjectStore {
     const names: string[] = [];
     let token: string | undefined;
     do {
-      const out = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token }),
+      const out = await this.request(() =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })),
       );
       for (const p of out.CommonPrefixes ?? []) {
         if (p.Prefix !== undefined) names.push(p.Prefix.slice(base.length).replace(/\/$/, ''));
@@ -336,7 +336,9 @@ export function classifyS3Failure(err: unknown, endpoint: string, location: stri
   const status = e?.$metadata?.httpStatusCode;
   const name = e?.name ?? '';
   const code = e?.code ?? (err instanceof Error && 'cause' in err ? (err.cause as { code?: string } | undefined)?.code : undefined) ?? '';
-  const detail = `${code || name}${e?.message && e.message !== code && e.message !== name ? ` ${e.message}` : ''}`;
+  const label = code || name;
+  // "connect ECONNREFUSED 127.0.0.1:1" already names its code.
+  const detail = e?.message && e.message !== label ? (label !== '' && !e.message.includes(label) ? `${label} ${e.message}` : e.message) : label;
   if (name === 'NoSuchBucket') {
     return new ServiceError('storage', 'bucket-missing', endpoint, `storage bucket missing: ${location} does not exist at ${endpoint}; create the bucket or check the store's bucket name`, { cause: err });
   }
@@ -398,3 +400,22 @@ export function openStore(spec: string, env: NodeJS.ProcessEnv = process.env): O
   }
   return new FileStore(spec);
 }
+
+/**
+ * The bytes of one object named by a path or an `s3://bucket/key` URI (a query image, say): a missing
+ * one is an InputError naming `input`; a service failure stays the ServiceError naming the endpoint.
+ */
+export async function readObjectAt(uri: string, input: string, env: NodeJS.ProcessEnv = process.env): Promise<Uint8Array> {
+  const cut = uri.replace(/\/+$/, '').lastIndexOf('/');
+  const [folder, key] = cut < 0 ? ['.', uri] : [uri.slice(0, cut) || '/', uri.slice(cut + 1)];
+  if (uri.startsWith('s3://') && folder === 's3:/') throw new InputError(input, `expected s3://bucket/key, got '${uri}'`);
+  try {
+    return await openStore(folder, env).get(key);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError || isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) {
+      throw new InputError(input, `cannot read '${uri}': no such ${uri.startsWith('s3://') ? 'object' : 'file'}`, { cause: err });
+    }
+    throw err;
+  }
+}
+

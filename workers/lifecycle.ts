@@ -1,5 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
+import { ServiceError } from '../engine/errors.ts';
 import { openStore } from '../store/objects.ts';
 import type { WorkerConfig } from './config.ts';
 import { createControlWorker } from './control.ts';
@@ -34,7 +35,7 @@ export async function runWorker(config: WorkerConfig, env: NodeJS.ProcessEnv = p
   try {
     connection = await NativeConnection.connect({ address });
   } catch (err) {
-    throw new Error(`Temporal is not reachable at ${address} (--temporal-address, FIBERSCOPE_TEMPORAL_ADDRESS): ${(err as Error).message}`, { cause: err });
+    throw new ServiceError('temporal', 'unreachable', address, `Temporal unreachable at ${address}: ${(err as Error).message}; check that the Temporal server runs and --temporal-address (FIBERSCOPE_TEMPORAL_ADDRESS) points at it`, { cause: err });
   }
   const metrics = new WorkerMetrics({ queue: config.queue, taskQueue: config.taskQueue });
   const shutdown = new AbortController();
@@ -55,10 +56,17 @@ export async function runWorker(config: WorkerConfig, env: NodeJS.ProcessEnv = p
       });
     }
     const common = { connection, namespace, store, taskQueue: config.taskQueue, shutdownTimes };
-    const worker: Worker =
+    const worker: Worker = await (
       config.queue === 'control'
-        ? await createControlWorker(common)
-        : await createSamplingWorker({ ...common, loadPair: workerPairLoader(config.provider), observer: metrics, shutdown: shutdown.signal });
+        ? createControlWorker(common)
+        : createSamplingWorker({ ...common, loadPair: workerPairLoader(config.provider), observer: metrics, shutdown: shutdown.signal })
+    ).catch((err: unknown) => {
+      // The server checks the namespace when the worker is created.
+      if (err instanceof Error && /Namespace \S+ (was )?not found/i.test(err.message)) {
+        throw new ServiceError('temporal', 'namespace-missing', address, `Temporal namespace '${namespace}' not found at ${address}; check --namespace (FIBERSCOPE_TEMPORAL_NAMESPACE) or create the namespace`, { cause: err });
+      }
+      throw err;
+    });
     started.worker = worker;
     onSignal = (signal) => {
       if (shutdown.signal.aborted) {

@@ -63,11 +63,18 @@ async function followAudit(
   return EXIT.ok;
 }
 
+/** A client connection to the Temporal server; a server that does not answer is a ServiceError naming its address. */
+export async function connectTo(address: string): Promise<Connection> {
+  return await Connection.connect({ address }).catch((err: unknown) => {
+    if (err instanceof ServiceError) throw temporalUnreachable(err, address);
+    // A plain error from connecting is the server not being reached ("Failed to connect before the deadline").
+    throw new TemporalServiceError('temporal', 'unreachable', address, `Temporal unreachable at ${address}: ${(err as Error).message}; check that the Temporal server runs and FIBERSCOPE_TEMPORAL_ADDRESS points at it`, { cause: err });
+  });
+}
+
 export async function withClient<T>(use: (client: Client, address: string) => Promise<T>): Promise<T> {
   const { address, namespace } = temporalSettingsFromEnv();
-  const connection = await Connection.connect({ address }).catch((err: unknown) => {
-    throw temporalUnreachable(err, address);
-  });
+  const connection = await connectTo(address);
   try {
     return await use(new Client({ connection, namespace }), address);
   } finally {
@@ -127,9 +134,7 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
     options: { ...(args.window !== undefined ? { window: args.window } : {}), ...(args.samplingQueue !== undefined ? { samplingQueue: args.samplingQueue } : {}) },
   };
   const { address, namespace } = temporalSettingsFromEnv();
-  const connection = await Connection.connect({ address }).catch((err: unknown) => {
-    throw temporalUnreachable(err, address);
-  });
+  const connection = await connectTo(address);
   const workflowId = auditWorkflowId(runId);
   // The last progress seen says in which phase a failure happened (set from the follow loop).
   const seen: { last: AuditProgress | null } = { last: null };

@@ -1,4 +1,3 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fingerprintBundle } from '../../activities/run.ts';
 import { decodeQuery, measureFibers } from '../../runs/fibers.ts';
@@ -10,6 +9,7 @@ import type { Provider } from '../../engine/runtime/index.ts';
 import { cacheDir, localBundle } from '../../store/bundles.ts';
 import { encodePng } from '../../store/images.ts';
 import { writeNpy } from '../../store/npy.ts';
+import { openStore, readObjectAt } from '../../store/objects.ts';
 import { sampleRowsToIpc } from '../../store/tables.ts';
 import { EXIT } from '../exit.ts';
 import { progressBar } from '../progress.ts';
@@ -33,9 +33,10 @@ export async function runSample(args: SampleArgs): Promise<number> {
   const options = samplerOptionsFromArgs(args, info);
   const probes = probesFromArgs(args);
   const K = samplesPerImage(args);
-  const bytes = await readFile(args.query).catch((err: unknown) => {
-    throw new InputError('--query', `cannot read '${args.query}': ${(err as Error).message}`, { cause: err });
-  });
+  const bytes = await readObjectAt(args.query, '--query');
+  // The output is checked before sampling too: an unreachable store must not cost the sampling.
+  const out = openStore(args.out);
+  await out.list('samples.');
   const imageId = basename(args.query).replace(/\.[^.]+$/, '');
   const image = decodeQuery(bytes, `--query ${args.query}`, args.query, info, args.resizeQuery || prior.manifest.image.resize);
   const [priorRef, extractorRef] = await Promise.all([fingerprintBundle(args.prior), fingerprintBundle(args.extractor)]);
@@ -57,20 +58,20 @@ export async function runSample(args: SampleArgs): Promise<number> {
   bar.done();
   const seconds = (performance.now() - started) / 1000;
 
-  await mkdir(args.out, { recursive: true });
   const shape = info.imageShape as [number, number, number];
   const size = shape[0] * shape[1] * shape[2];
   const stacked = new Float32Array(K * size).fill(Number.NaN);
   fiber!.samples.forEach((s, k) => s && stacked.set(s, k * size));
-  await writeFile(join(args.out, 'query.png'), encodePng(image, shape, info.imageRange));
+  await out.put('query.png', encodePng(image, shape, info.imageRange), 'image/png');
   for (const [k, row] of fiber!.rows.entries()) {
     const s = fiber!.samples[k];
     if (!s) continue;
     row.image_key = `${row.sample_index}.png`;
-    await writeFile(join(args.out, row.image_key), encodePng(s, shape, info.imageRange));
+    await out.put(row.image_key, encodePng(s, shape, info.imageRange), 'image/png');
   }
-  await writeFile(join(args.out, 'samples.npy'), writeNpy(stacked, [K, ...shape]));
-  await writeFile(join(args.out, 'samples.arrow'), sampleRowsToIpc(fiber!.rows, probes));
+  await out.put('samples.npy', writeNpy(stacked, [K, ...shape]));
+  // The table last: its presence says the folder is complete.
+  await out.put('samples.arrow', sampleRowsToIpc(fiber!.rows, probes));
 
   const ok = fiber!.rows.filter((r) => r.status === 'ok');
   const result = {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { InputError } from '../../engine/errors.ts';
+import { InputError, ServiceError } from '../../engine/errors.ts';
 import { FileStore, openStore } from '../../store/objects.ts';
 import { TemporalProgress } from '../../serve/progress.ts';
 import { isLoopback, startDashboard } from '../../serve/server.ts';
@@ -34,7 +34,9 @@ export async function runServe(args: ServeArgs): Promise<number> {
   // A folder that does not exist is a mistyped store, not an empty one.
   if (store instanceof FileStore && !existsSync(store.root)) throw new InputError('--store', `no folder ${store.root}`);
   // A store that cannot be listed is refused now, not on the first page view.
+  // A service failure (unreachable, credentials, bucket) keeps its own message and exit code.
   await store.listFolders('runs/').catch((err: unknown) => {
+    if (err instanceof ServiceError) throw err;
     throw new InputError('--store', `cannot list runs in ${store.location}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   });
   const env = temporalSettingsFromEnv();

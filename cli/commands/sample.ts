@@ -10,8 +10,8 @@ export const sample: CommandSpec = {
       y
         .option('prior', { type: 'string', demandOption: true, describe: 'Prior bundle: a folder or s3://bucket/prefix with fiberscope.json' })
         .option('extractor', { type: 'string', demandOption: true, describe: 'Extractor bundle: a folder or s3://bucket/prefix with fiberscope.json' })
-        .option('query', { type: 'string', demandOption: true, describe: "Query image: PNG, JPEG, or .npy (float32 C×H×W in the prior's range)" })
-        .option('out', { type: 'string', demandOption: true, describe: 'Output folder' })
+        .option('query', { type: 'string', demandOption: true, describe: "Query image (a path or s3://bucket/key): PNG, JPEG, or .npy (float32 C×H×W in the prior's range)" })
+        .option('out', { type: 'string', demandOption: true, describe: 'Output: a folder or s3://bucket/prefix' })
         .option('resize-query', { type: 'boolean', default: false, describe: "Resize a query of another size to the prior's (bilinear)" })
         .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' }),
     ),

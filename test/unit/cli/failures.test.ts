@@ -11,7 +11,7 @@ const unreachable = () => classifyS3Failure(Object.assign(new Error('connect ECO
 
 test('S3 client failures are classified by what the user has to check', () => {
   assert.equal(unreachable().failure, 'unreachable');
-  assert.match(unreachable().message, /^storage unreachable at http:\/\/127\.0\.0\.1:8333 \(s3:\/\/b\/p\): ECONNREFUSED/);
+  assert.match(unreachable().message, /^storage unreachable at http:\/\/127\.0\.0\.1:8333 \(s3:\/\/b\/p\): connect ECONNREFUSED 127\.0\.0\.1:8333;/);
   assert.equal(classifyS3Failure({ name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } }, 'e', 's3://b')!.failure, 'bucket-missing');
   assert.equal(classifyS3Failure({ name: 'SignatureDoesNotMatch', $metadata: { httpStatusCode: 403 } }, 'e', 's3://b')!.failure, 'credentials');
   assert.equal(classifyS3Failure({ name: 'InternalError', $metadata: { httpStatusCode: 503 } }, 'e', 's3://b')!.failure, 'unreachable');
