@@ -75,9 +75,17 @@ export interface FiberSamples {
   };
 }
 
+/** The sampler's arrays after one reverse step, [batch × state] each (fresh arrays every step). */
+export interface StepState {
+  /** The new state x_s (x for the next step). */
+  x: Float32Array;
+  /** The clamped estimate x̂₀ (x̂₁ for flows) at x′ that the update used. */
+  x0hat: Float32Array;
+}
+
 export interface SampleFiberHooks {
-  /** Called after every reverse step with (steps done, steps). */
-  onStep?: (done: number, steps: number) => void | Promise<void>;
+  /** Called after every reverse step with (steps done, steps, the arrays it produced). */
+  onStep?: (done: number, steps: number, state: StepState) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -88,7 +96,16 @@ export function describeUpdate(update: SamplerOptions['update']): string {
   return 'euler';
 }
 
-function drawFor(owners: DrawOwner[], stream: 'x_T' | 'update' | 'target', step: number, size: number): Float32Array {
+/**
+ * The sampler's standard normal draws of one stream at loop index `step`, [owners × size]: x_T at
+ * step 0, the update noise z and the target noise ξ at every step i.
+ */
+export function drawNoise(
+  owners: readonly DrawOwner[],
+  stream: 'x_T' | 'update' | 'target',
+  step: number,
+  size: number,
+): Float32Array {
   const out = new Float32Array(owners.length * size);
   owners.forEach((owner, b) => gaussian(owner, stream, step, out, b * size, size));
   return out;
@@ -169,7 +186,7 @@ export async function sampleFiber(
   const estimate = (xt: Float32Array, pred: Float32Array, t: number) =>
     prior.kind === 'diffusion' ? tweedie(xt, pred, alphaBar(t)) : flowEndpoint(xt, pred, t);
 
-  let x: Float32Array = drawFor(owners, 'x_T', 0, D);
+  let x: Float32Array = drawNoise(owners, 'x_T', 0, D);
   let x0h: Float32Array = new Float32Array(B * D);
   const lastInnerCost = new Float64Array(B).fill(Number.NaN);
 
@@ -182,7 +199,7 @@ export async function sampleFiber(
       let y = queryFeatures;
       if (queryStates) {
         // What φ says of the query denoised from this noise level; no gradient.
-        const xi = drawFor(owners, 'target', i, D);
+        const xi = drawNoise(owners, 'target', i, D);
         const xq = new Float32Array(B * D);
         if (prior.kind === 'diffusion') {
           const a = Math.sqrt(alphaBar(t));
@@ -258,16 +275,16 @@ export async function sampleFiber(
     x0h = clampInPlace(estimate(xp, p.out, t), clip);
     const update = options.update;
     if (update.kind === 'ancestral') {
-      const z = t > 0 ? drawFor(owners, 'update', i, D) : null;
+      const z = t > 0 ? drawNoise(owners, 'update', i, D) : null;
       x = ancestralUpdate(x0h, xp, z, ancestralCoefficients(chain!, k), update.variance, p.variance);
     } else if (update.kind === 'ddim') {
       const c = ddimCoefficients(alphaBar(t), alphaBar(s), update.eta, update.variance);
-      const z = c.c1 > 0 ? drawFor(owners, 'update', i, D) : null;
+      const z = c.c1 > 0 ? drawNoise(owners, 'update', i, D) : null;
       x = ddimUpdate(x0h, p.out, z, alphaBar(s), c);
     } else {
       x = eulerUpdate(xp, p.out, 1 / n);
     }
-    await hooks.onStep?.(i + 1, n);
+    await hooks.onStep?.(i + 1, n, { x, x0hat: x0h });
   }
 
   const out = options.output === 'x0' ? x0h : x;

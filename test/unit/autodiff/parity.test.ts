@@ -8,6 +8,7 @@ import type { Model } from '../../../engine/onnx/index.ts';
 import { openSession, tensor } from '../../../engine/runtime/index.ts';
 import type { HostTensor } from '../../../engine/runtime/index.ts';
 import { readNpy } from '../../../store/npy.ts';
+import { relL2 } from '../../helpers/rel-l2.ts';
 
 /**
  * Gradient parity with PyTorch on real exports (test/fixtures/parity, made by
@@ -26,16 +27,6 @@ interface ParityCase {
   dims: number[];
   timestep?: { name: string; value: number };
   torchFloat32RelError: number;
-}
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (Number(a[i]) - Number(b[i])) ** 2;
-    den += Number(b[i]) ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 async function gradientError(
