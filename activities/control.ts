@@ -97,6 +97,20 @@ export function createControlActivities({ store }: ControlDeps) {
       return { verdict: verdict.verdict };
     },
 
+    /** An audit that ended without its summary records why; a run that was never created has nothing to record. */
+    async recordRunFailure(input: { store: string; runId: string; kind: string; message: string; phase?: string; shard?: string }): Promise<void> {
+      checkStore(input.store);
+      if (!(await store.exists(runLayout(input.runId).manifest))) return;
+      await writeRunStatus(store, input.runId, {
+        state: 'failed',
+        engine: 'temporal',
+        workflowId: Context.current().info.workflowExecution?.workflowId,
+        ...(input.phase === undefined ? {} : { phase: input.phase }),
+        ...(input.shard === undefined ? {} : { shard: input.shard }),
+        error: { kind: input.kind, message: input.message },
+      });
+    },
+
     async summarizeRun(input: { store: string; runId: string }): Promise<SummarizedRun> {
       checkStore(input.store);
       const result = await summarizeRun(store, input.runId);

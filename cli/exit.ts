@@ -1,5 +1,6 @@
 import { describeFailure } from './failures.ts';
-import type { FailureContext, FailureKind } from './failures.ts';
+import type { FailureContext } from './failures.ts';
+import type { FailureKind } from '../runs/failures.ts';
 
 /**
  * Exit codes of every command (README "Exit codes"): 0 ok, 1 check failed, 2 usage, input or

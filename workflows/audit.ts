@@ -1,8 +1,10 @@
-import { ActivityCancellationType, ApplicationFailure, continueAsNew, defineQuery, defineSignal, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, CancellationScope, ContinueAsNew, continueAsNew, defineQuery, defineSignal, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { createControlActivities, PreparedRun, RunRequest } from '../activities/control.ts';
 import type { createSamplingActivities, StoredBatches } from '../activities/shards.ts';
 import type { RunSummary } from '../runs/summary.ts';
+import { AUDIT_STEP_FAILED, chainOf, classifyFailure, locateFailure } from '../runs/failures.ts';
+import type { AuditStepFailure } from '../runs/failures.ts';
 import { planShards } from './plan.ts';
 import { TASK_QUEUES } from './task-queues.ts';
 
@@ -106,17 +108,6 @@ export const AUDIT_DEFAULTS = {
   maximumAttempts: 5,
 } as const;
 
-/**
- * Details of an `AuditStepFailed` failure: the shard a sampling failure stopped the audit in, for the
- * submitter's message (other steps are named by their activity type).
- */
-export interface AuditStepFailure {
-  runId: string;
-  phase: 'sampling';
-  shard: string;
-}
-
-export const AUDIT_STEP_FAILED = 'AuditStepFailed';
 
 /** Fails the audit with the step it stopped in; the step's own failure stays its cause. Cancellation passes as it is. */
 function failedIn(at: AuditStepFailure): (err: unknown) => never {
@@ -148,6 +139,34 @@ function positiveInteger(name: string, v: number): number {
  * drains and the workflow continues as new with its progress, so history stays bounded.
  */
 export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResult> {
+  const known: { runId?: string } = { runId: input.state?.run.runId ?? ('resume' in input.run ? input.run.resume : input.run.runId) };
+  try {
+    return await auditSteps(input, known);
+  } catch (err) {
+    if (!(err instanceof ContinueAsNew) && known.runId !== undefined) await recordFailure(input, known.runId, err);
+    throw err;
+  }
+}
+
+/**
+ * The audit's own record of how it ended badly (status.json: kind, cause, phase, shard), so a detached
+ * or scheduled run says why without anyone following it. Best effort: with the store down it is the
+ * outage itself, and the workflow's failure stays the authority.
+ */
+async function recordFailure(input: AuditInput, runId: string, err: unknown): Promise<void> {
+  const chain = chainOf(err);
+  const { kind, cause } = classifyFailure(chain);
+  const at = locateFailure(chain);
+  const recorder = proxyActivities<ReturnType<typeof createControlActivities>>({
+    ...(input.options?.controlQueue === undefined ? {} : { taskQueue: input.options.controlQueue }),
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumAttempts: 3 },
+  });
+  const record = { store: input.store, runId, kind: kind === 'internal' ? 'failed' : kind, message: cause, ...(at.phase === undefined ? {} : { phase: at.phase }), ...(at.shard === undefined ? {} : { shard: at.shard }) };
+  await CancellationScope.nonCancellable(() => recorder.recordRunFailure(record)).catch(() => undefined);
+}
+
+async function auditSteps(input: AuditInput, known: { runId?: string }): Promise<AuditResult> {
   const o = { ...AUDIT_DEFAULTS, ...input.options };
   const window = positiveInteger('window', o.window);
   const perExecution = positiveInteger('shardsPerExecution', o.shardsPerExecution);
@@ -209,6 +228,7 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
   });
 
   const run = input.state?.run ?? (await control.prepareRun({ store: input.store, run: input.run }));
+  known.runId = run.runId;
   Object.assign(progress, { runId: run.runId, phase: 'sampling', shardsTotal: run.shardCount, imagesTotal: run.imageCount });
   const shards = planShards(run.imageCount, run.shardSize);
   const first = input.state?.nextShard ?? 0;

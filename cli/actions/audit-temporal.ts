@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Client, Connection, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { runRequestOf } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
 import { InputError, ServiceError as TemporalServiceError } from '../../engine/errors.ts';
@@ -8,7 +9,7 @@ import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
 import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
-import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';
+import type { AuditInput, AuditOptions, AuditProgress, AuditResult } from '../../workflows/audit.ts';
 import { auditDatasetWorkflow } from '../../workflows/index.ts';
 import { TASK_QUEUES } from '../../workflows/task-queues.ts';
 import { describeSummary, newRunFromArgs, reportRunFailure } from './audit.ts';
@@ -86,7 +87,7 @@ export async function withClient<T>(use: (client: Client, address: string) => Pr
  * `fiberscope audit --engine temporal --follow RUN_ID`: attaches to the audit of a run from any machine
  * that reaches the Temporal server (running, or already ended: then it prints the outcome at once).
  */
-export async function followOnTemporal(args: Pick<AuditArgs, 'json'> & { follow: string }): Promise<number> {
+export async function followOnTemporal(args: Pick<AuditArgs, 'json' | 'verbose'> & { follow: string }): Promise<number> {
   return await withClient(async (client, address) => {
     const workflowId = auditWorkflowId(args.follow);
     const handle = client.workflow.getHandle<typeof auditDatasetWorkflow>(workflowId);
@@ -95,8 +96,25 @@ export async function followOnTemporal(args: Pick<AuditArgs, 'json'> & { follow:
       throw err;
     });
     process.stderr.write(`run ${args.follow}: following workflow ${workflowId} on ${address}\n`);
-    return await followAudit(handle, args);
+    try {
+      return await followAudit(handle, args);
+    } catch (err) {
+      // The audit's own input names its store and queues: what is kept and the command that finishes the run.
+      const submitted = await submittedAs(handle).catch(() => null);
+      if (submitted === null) throw temporalUnreachable(err, address);
+      const flags = { engine: 'temporal', out: submitted.store, verbose: args.verbose ?? false, taskQueue: submitted.taskQueue, ...(submitted.samplingQueue === undefined ? {} : { samplingQueue: submitted.samplingQueue }) };
+      return await reportRunFailure(temporalUnreachable(err, address), openStore(submitted.store), flags, { runId: args.follow, engine: 'temporal', workflowId });
+    }
   });
+}
+
+/** The store and task queues an audit was submitted with, from its current execution's input. */
+async function submittedAs(handle: WorkflowHandle<typeof auditDatasetWorkflow>): Promise<{ store: string; taskQueue: string; samplingQueue?: string } | null> {
+  const payload = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) return null;
+  const input = defaultPayloadConverter.fromPayload<AuditInput>(payload);
+  const { taskQueue } = await handle.describe();
+  return { store: input.store, taskQueue, ...(input.options?.samplingQueue === undefined ? {} : { samplingQueue: input.options.samplingQueue }) };
 }
 
 /**
@@ -124,14 +142,35 @@ export async function auditOnTemporal(args: AuditArgs): Promise<number> {
   return await submitAudit(runId, run, store, args);
 }
 
-export type SubmitOptions = Pick<AuditArgs, 'window' | 'samplingQueue' | 'taskQueue' | 'detach' | 'json' | 'resume' | 'verbose'>;
+export type SubmitOptions = Pick<AuditArgs, 'window' | 'samplingQueue' | 'heartbeatTimeout' | 'shardTimeout' | 'shardAttempts' | 'taskQueue' | 'detach' | 'json' | 'resume' | 'verbose'>;
+
+/** The workflow's options from the Temporal flags; what is not given keeps the workflow's default. */
+export function auditOptionsOf(args: Pick<AuditArgs, 'window' | 'samplingQueue' | 'heartbeatTimeout' | 'shardTimeout' | 'shardAttempts'>): AuditOptions {
+  const seconds = (flag: string, v: number | undefined) => {
+    if (v === undefined) return undefined;
+    if (!Number.isFinite(v) || v <= 0) throw new InputError(flag, `expected a positive number of seconds, got ${v}`);
+    return Math.round(v * 1000);
+  };
+  if (args.shardAttempts !== undefined && (!Number.isInteger(args.shardAttempts) || args.shardAttempts < 1)) {
+    throw new InputError('--shard-attempts', `expected a positive whole number, got ${args.shardAttempts}`);
+  }
+  const heartbeatTimeout = seconds('--heartbeat-timeout', args.heartbeatTimeout);
+  const shardTimeout = seconds('--shard-timeout', args.shardTimeout);
+  return {
+    ...(args.window !== undefined ? { window: args.window } : {}),
+    ...(args.samplingQueue !== undefined ? { samplingQueue: args.samplingQueue } : {}),
+    ...(heartbeatTimeout !== undefined ? { heartbeatTimeout } : {}),
+    ...(shardTimeout !== undefined ? { shardTimeout } : {}),
+    ...(args.shardAttempts !== undefined ? { maximumAttempts: args.shardAttempts } : {}),
+  };
+}
 
 /** Submits `auditDatasetWorkflow` for a run (`check --extractor` builds the request itself) and, unless detached, follows it. */
 export async function submitAudit(runId: string, run: AuditInput['run'], store: ObjectStore, args: SubmitOptions): Promise<number> {
   const input: AuditInput = {
     store: store.location,
     run,
-    options: { ...(args.window !== undefined ? { window: args.window } : {}), ...(args.samplingQueue !== undefined ? { samplingQueue: args.samplingQueue } : {}) },
+    options: auditOptionsOf(args),
   };
   const { address, namespace } = temporalSettingsFromEnv();
   const connection = await connectTo(address);
@@ -168,7 +207,7 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
       runId,
       engine: 'temporal',
       workflowId,
-      ...(seen.last !== null && seen.last.phase !== 'done' && classified !== err ? { phase: seen.last.phase } : {}),
+      ...(seen.last !== null && seen.last.phase !== 'done' ? { phase: seen.last.phase } : {}),
     });
   } finally {
     await connection.close();

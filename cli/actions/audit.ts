@@ -40,6 +40,10 @@ export interface AuditArgs extends SamplerArgs {
   follow?: string;
   taskQueue?: string;
   samplingQueue?: string;
+  /** Temporal engine: seconds, seconds, attempts (AuditOptions' heartbeatTimeout, shardTimeout, maximumAttempts). */
+  heartbeatTimeout?: number;
+  shardTimeout?: number;
+  shardAttempts?: number;
   json: boolean;
   /** The global --verbose: stacks with failures. */
   verbose?: boolean;
@@ -160,6 +164,8 @@ export async function reportRunFailure(err: unknown, store: ObjectStore, args: R
     resume: resumeCommand(runId, args, args.out),
   };
   const failure = describeFailure(err, context);
+  // Only the workflow knows how an audit this command lost contact with is doing: its record stays.
+  if (failure.kind === 'temporal-unreachable') return exitCodeFor(err, { verbose: args.verbose ?? false, context });
   const put = writeRunStatus(store, runId, {
     state: 'failed',
     engine: extra.engine,

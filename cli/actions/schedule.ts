@@ -9,7 +9,7 @@ import { scheduledAuditWorkflow } from '../../workflows/index.ts';
 import type { ScheduledAuditInput } from '../../workflows/scheduled.ts';
 import { TASK_QUEUES } from '../../workflows/task-queues.ts';
 import { EXIT } from '../exit.ts';
-import { absolute, withClient } from './audit-temporal.ts';
+import { absolute, auditOptionsOf, withClient } from './audit-temporal.ts';
 import { newRunFromArgs } from './audit.ts';
 import type { AuditArgs } from './audit.ts';
 
@@ -57,10 +57,7 @@ async function create(client: Client, args: ScheduleArgs, id: string): Promise<n
     scheduleId: id,
     store: store.location,
     run: request,
-    options: {
-      ...(args.window !== undefined ? { window: args.window } : {}),
-      ...(args.samplingQueue !== undefined ? { samplingQueue: args.samplingQueue } : {}),
-    },
+    options: auditOptionsOf(args),
     ...(args.gateBaseline === undefined ? {} : { gateBaseline: args.gateBaseline }),
   };
   try {

@@ -19,7 +19,10 @@ export function auditRunFlags(y: Argv): Argv {
       .option('resize-queries', { type: 'boolean', default: false, describe: "Resize images of another size to the prior's (bilinear)" })
       .option('window', { type: 'number', default: 4, describe: 'Shards in flight at once (temporal engine)', group: 'Temporal:' })
       .option('task-queue', { type: 'string', describe: 'Task queue of the control workers (default control)', group: 'Temporal:' })
-      .option('sampling-queue', { type: 'string', describe: 'Task queue of the sampling workers (default sampling)', group: 'Temporal:' }),
+      .option('sampling-queue', { type: 'string', describe: 'Task queue of the sampling workers (default sampling)', group: 'Temporal:' })
+      .option('heartbeat-timeout', { type: 'number', describe: 'Seconds without a heartbeat before a sampling worker is presumed lost and its shard retried (default 120)', group: 'Temporal:' })
+      .option('shard-timeout', { type: 'number', describe: 'Longest one attempt at a shard may take, in seconds (default 12 hours)', group: 'Temporal:' })
+      .option('shard-attempts', { type: 'number', describe: 'Attempts per shard before the audit fails (default 5)', group: 'Temporal:' }),
   );
 }
 

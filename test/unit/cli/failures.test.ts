@@ -5,7 +5,7 @@ import { BundleError, InputError, RunFailedError, ServiceError } from '../../../
 import { EXIT, exitCodeFor, exitCodeOf } from '../../../cli/exit.ts';
 import { describeFailure } from '../../../cli/failures.ts';
 import { classifyS3Failure } from '../../../store/objects.ts';
-import { AUDIT_STEP_FAILED } from '../../../workflows/audit.ts';
+import { AUDIT_STEP_FAILED } from '../../../runs/failures.ts';
 
 const unreachable = () => classifyS3Failure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8333'), { code: 'ECONNREFUSED' }), 'http://127.0.0.1:8333', 's3://b/p')!;
 
