@@ -79,7 +79,7 @@ export function classifyFailure(chain: unknown[]): { kind: FailureKind; cause: s
     }
     if (e instanceof TerminatedFailure) return { kind: 'cancelled', cause: 'terminated on the Temporal cluster' };
     if (e instanceof CancelledFailure) return { kind: 'cancelled', cause: 'cancelled' };
-    if (e instanceof Error && e.name === 'AbortError') return { kind: 'cancelled', cause: 'cancelled' };
+    if (e instanceof Error && e.name === 'AbortError') return { kind: 'cancelled', cause: e.message.startsWith('cancelled') ? e.message : 'cancelled' };
   }
   return { kind: 'internal', cause: messageOf(chain[chain.length - 1]) };
 }

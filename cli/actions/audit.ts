@@ -84,17 +84,32 @@ export async function auditSpecLocally(
   label = 'auditing',
 ): Promise<LocalAuditResult> {
   const bar = progressBar(label, !quiet && Boolean(process.stderr.isTTY));
+  // Ctrl-C (or SIGTERM) stops the run where it is: batches already stored stay, the failure message
+  // says what is kept and how to finish. A second signal exits at once.
+  const interrupted = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${signal}: stopping the run (again to exit at once)\n`);
+    interrupted.abort(Object.assign(new Error(`cancelled: interrupted by ${signal}`), { name: 'AbortError' }));
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   const opts = {
     store,
     loadPair: cachedPairLoader(),
     concurrency,
+    signal: interrupted.signal,
     onProgress: (p: { imagesDone: number; imagesTotal: number; shardsDone: number; shardsTotal: number }) =>
       bar.update(p.imagesDone, p.imagesTotal, `images, ${p.shardsDone}/${p.shardsTotal} shards`),
   };
-  const result = await runLocalAudit(spec, opts);
-  bar.done();
-  return result;
+  try {
+    return await runLocalAudit(spec, opts);
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+    bar.done();
+  }
 }
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 export function describeSummary(s: RunSummary, location: string, reportKey: string): string {
   const probes = s.probes
