@@ -2,6 +2,9 @@ import { describeRun, listRuns, resolveRun } from '../../runs/catalogue.ts';
 import type { RunDetails, RunEntry } from '../../runs/catalogue.ts';
 import { InputError } from '../../engine/errors.ts';
 import { openStore } from '../../store/objects.ts';
+import type { RunStatusRecord } from '../../runs/status.ts';
+import { TemporalProgress } from '../../serve/progress.ts';
+import { temporalSettingsFromEnv } from '../../workers/env.ts';
 import { EXIT } from '../exit.ts';
 
 export interface RunsArgs {
@@ -72,15 +75,24 @@ export function describeRunDetails(d: RunDetails): string {
 
 /** `fiberscope runs list|show`. */
 export async function runRuns(args: RunsArgs, out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  if (args.action === 'list') {
-    const store = openStore(args.store);
-    const entries = await listRuns(store);
-    out.write((args.json ? JSON.stringify(entries) : describeRunList(entries, store.location)) + '\n');
+  // A run recorded as running on Temporal is checked there (only then is Temporal asked): an audit
+  // whose failure could not be recorded (its store was down) is not shown running for ever.
+  const { address, namespace } = temporalSettingsFromEnv();
+  const temporal = new TemporalProgress(address, namespace);
+  const opts = { stillRunning: (runId: string, status: RunStatusRecord) => temporal.stillRunning(runId, status) };
+  try {
+    if (args.action === 'list') {
+      const store = openStore(args.store);
+      const entries = await listRuns(store, opts);
+      out.write((args.json ? JSON.stringify(entries) : describeRunList(entries, store.location)) + '\n');
+      return EXIT.ok;
+    }
+    if (args.run === undefined) throw new InputError('run', 'runs show needs a RUN: a run id in --store, a run folder or an s3:// URI of one');
+    const { store, runId } = resolveRun(args.run, args.store, 'run');
+    const details = await describeRun(store, runId, opts);
+    out.write((args.json ? JSON.stringify(details) : describeRunDetails(details)) + '\n');
     return EXIT.ok;
+  } finally {
+    await temporal.close();
   }
-  if (args.run === undefined) throw new InputError('run', 'runs show needs a RUN: a run id in --store, a run folder or an s3:// URI of one');
-  const { store, runId } = resolveRun(args.run, args.store, 'run');
-  const details = await describeRun(store, runId);
-  out.write((args.json ? JSON.stringify(details) : describeRunDetails(details)) + '\n');
-  return EXIT.ok;
 }

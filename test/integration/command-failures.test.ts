@@ -12,7 +12,7 @@ import type { S3Store } from '../../store/objects.ts';
 import { runLayout } from '../../store/layout.ts';
 import { TINY_SAMPLER_FLAGS, tinyImage, writeTinyPair } from '../fixtures/tiny-pair.ts';
 import type { TinyPair } from '../fixtures/tiny-pair.ts';
-import { captureStderr } from '../unit/cli/fixtures.ts';
+import { captureStderr, captureStdout } from '../unit/cli/fixtures.ts';
 import { s3Store, temporalSettings, uniqueName, useServiceEnvironment } from './services.ts';
 import { freePort } from './worker-process.ts';
 
@@ -191,3 +191,22 @@ test('a worker that cannot start says why and exits: Temporal unreachable (4), u
     taken.close();
   }
 });
+
+test('a run recorded as running on Temporal whose audit is gone (its failure could not be recorded) is listed incomplete, not running; with Temporal unreachable the record stands', async () => {
+  // Last in this file: it rewrites the run's record and removes its summary.
+  const layout = runLayout(runId);
+  await store.put(layout.status, JSON.stringify({ state: 'running', engine: 'temporal', workflowId: `audit/${uniqueName('never-submitted')}`, phase: 'sampling', updatedAt: new Date().toISOString() }));
+  await store.delete(layout.summaryJson);
+  const list = async (env: Record<string, string>) => {
+    const { code, stdout } = await captureStdout(async () => await withEnvQuiet(env, ['runs', 'list', '--store', storeSpec, '--json']));
+    assert.equal(code, 0);
+    return (JSON.parse(stdout) as { runId: string; status: string }[]).find((r) => r.runId === runId)?.status;
+  };
+  assert.equal(await list({}), 'incomplete', 'Temporal has no such audit');
+  assert.equal(await list({ FIBERSCOPE_TEMPORAL_ADDRESS: `127.0.0.1:${deadPort}` }), 'running', "Temporal does not answer: the record's word");
+});
+
+/** As `withEnv`, returning only the exit code (stdout is captured by the caller). */
+async function withEnvQuiet(env: Record<string, string>, args: string[]): Promise<number> {
+  return (await withEnv(env, args)).code;
+}
