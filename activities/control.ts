@@ -11,7 +11,7 @@ import type { RunConfig } from '../runs/manifest.ts';
 import { gateRuns, loadGateRun } from '../gate/compare.ts';
 import type { GateVerdict } from '../gate/verdict.ts';
 import { resolveRun } from '../runs/catalogue.ts';
-import { writeRunStatus } from '../runs/status.ts';
+import { writeRunFailure, writeRunStatus } from '../runs/status.ts';
 import { summarizeRun } from './summary.ts';
 import type { RunSummary } from '../runs/summary.ts';
 
@@ -101,14 +101,7 @@ export function createControlActivities({ store }: ControlDeps) {
     async recordRunFailure(input: { store: string; runId: string; kind: string; message: string; phase?: string; shard?: string }): Promise<void> {
       checkStore(input.store);
       if (!(await store.exists(runLayout(input.runId).manifest))) return;
-      await writeRunStatus(store, input.runId, {
-        state: 'failed',
-        engine: 'temporal',
-        workflowId: Context.current().info.workflowExecution?.workflowId,
-        ...(input.phase === undefined ? {} : { phase: input.phase }),
-        ...(input.shard === undefined ? {} : { shard: input.shard }),
-        error: { kind: input.kind, message: input.message },
-      });
+      await writeRunFailure(store, input.runId, { ...input, engine: 'temporal', workflowId: Context.current().info.workflowExecution?.workflowId });
     },
 
     async summarizeRun(input: { store: string; runId: string }): Promise<SummarizedRun> {

@@ -48,6 +48,12 @@ export class ServiceError extends Error {
   }
 }
 
+/** Temporal not answering at `address`: the message names the setting that points there. */
+export function temporalUnreachable(address: string, cause: unknown, setting = 'FIBERSCOPE_TEMPORAL_ADDRESS'): ServiceError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new ServiceError('temporal', 'unreachable', address, `Temporal unreachable at ${address}: ${why}; check that the Temporal server runs and ${setting} points at it`, { cause });
+}
+
 /** The steps of an audit, in order; a failure names the one it stopped in. */
 export type RunPhase = 'preparing' | 'sampling' | 'summarizing';
 

@@ -24,3 +24,19 @@ export async function writeRunStatus(store: ObjectStore, runId: string, record: 
   const full: RunStatusRecord = { ...record, updatedAt: new Date().toISOString() };
   await store.put(runLayout(runId).status, JSON.stringify(full, null, 2), 'application/json');
 }
+
+/** Records why a run stopped before its summary: the failure's kind and cause, and where (phase, shard) when known. */
+export async function writeRunFailure(
+  store: ObjectStore,
+  runId: string,
+  f: { engine: RunStatusRecord['engine']; workflowId?: string | undefined; phase?: string | null; shard?: string | null; kind: string; message: string },
+): Promise<void> {
+  await writeRunStatus(store, runId, {
+    state: 'failed',
+    engine: f.engine,
+    ...(f.workflowId === undefined ? {} : { workflowId: f.workflowId }),
+    ...(f.phase == null ? {} : { phase: f.phase }),
+    ...(f.shard == null ? {} : { shard: f.shard }),
+    error: { kind: f.kind, message: f.message },
+  });
+}

@@ -1,6 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
-import { ServiceError } from '../engine/errors.ts';
+import { ServiceError, temporalUnreachable } from '../engine/errors.ts';
 import { openStore } from '../store/objects.ts';
 import type { WorkerConfig } from './config.ts';
 import { createControlWorker } from './control.ts';
@@ -35,7 +35,7 @@ export async function runWorker(config: WorkerConfig, env: NodeJS.ProcessEnv = p
   try {
     connection = await NativeConnection.connect({ address });
   } catch (err) {
-    throw new ServiceError('temporal', 'unreachable', address, `Temporal unreachable at ${address}: ${(err as Error).message}; check that the Temporal server runs and --temporal-address (FIBERSCOPE_TEMPORAL_ADDRESS) points at it`, { cause: err });
+    throw temporalUnreachable(address, err, '--temporal-address (FIBERSCOPE_TEMPORAL_ADDRESS)');
   }
   const metrics = new WorkerMetrics({ queue: config.queue, taskQueue: config.taskQueue });
   const shutdown = new AbortController();

@@ -108,7 +108,6 @@ export const AUDIT_DEFAULTS = {
   maximumAttempts: 5,
 } as const;
 
-
 /** Fails the audit with the step it stopped in; the step's own failure stays its cause. Cancellation passes as it is. */
 function failedIn(at: AuditStepFailure): (err: unknown) => never {
   return (err) => {

@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { runRequestOf } from '../../activities/control.ts';
 import { newRunId } from '../../activities/run.ts';
-import { InputError, ServiceError as TemporalServiceError } from '../../engine/errors.ts';
+import { InputError, temporalUnreachable } from '../../engine/errors.ts';
 import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { temporalSettingsFromEnv } from '../../workers/env.ts';
@@ -21,13 +21,13 @@ import { progressBar } from '../progress.ts';
 export const absolute = (spec: string) => (spec.startsWith('s3://') ? spec : resolve(spec));
 
 /** The client's own failure to reach the server (after its retries), as the ServiceError a user reads. */
-export function temporalUnreachable(err: unknown, address: string): unknown {
+export function classifyTemporalFailure(err: unknown, address: string): unknown {
   const grpc = err instanceof ServiceError ? err.cause : err;
   const code = (grpc as { code?: number } | undefined)?.code;
   // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED: the server did not answer.
   if (!(err instanceof ServiceError) && code === undefined) return err;
   if (code !== undefined && code !== 14 && code !== 4) return err;
-  return new TemporalServiceError('temporal', 'unreachable', address, `Temporal unreachable at ${address}: ${(err as Error).message}; check that the Temporal server runs and FIBERSCOPE_TEMPORAL_ADDRESS points at it`, { cause: err });
+  return temporalUnreachable(address, err);
 }
 
 /**
@@ -67,9 +67,9 @@ async function followAudit(
 /** A client connection to the Temporal server; a server that does not answer is a ServiceError naming its address. */
 export async function connectTo(address: string): Promise<Connection> {
   return await Connection.connect({ address }).catch((err: unknown) => {
-    if (err instanceof ServiceError) throw temporalUnreachable(err, address);
+    if (err instanceof ServiceError) throw classifyTemporalFailure(err, address);
     // A plain error from connecting is the server not being reached ("Failed to connect before the deadline").
-    throw new TemporalServiceError('temporal', 'unreachable', address, `Temporal unreachable at ${address}: ${(err as Error).message}; check that the Temporal server runs and FIBERSCOPE_TEMPORAL_ADDRESS points at it`, { cause: err });
+    throw temporalUnreachable(address, err);
   });
 }
 
@@ -101,9 +101,9 @@ export async function followOnTemporal(args: Pick<AuditArgs, 'json' | 'verbose'>
     } catch (err) {
       // The audit's own input names its store and queues: what is kept and the command that finishes the run.
       const submitted = await submittedAs(handle).catch(() => null);
-      if (submitted === null) throw temporalUnreachable(err, address);
+      if (submitted === null) throw classifyTemporalFailure(err, address);
       const flags = { engine: 'temporal', out: submitted.store, verbose: args.verbose ?? false, taskQueue: submitted.taskQueue, ...(submitted.samplingQueue === undefined ? {} : { samplingQueue: submitted.samplingQueue }) };
-      return await reportRunFailure(temporalUnreachable(err, address), openStore(submitted.store), flags, { runId: args.follow, engine: 'temporal', workflowId });
+      return await reportRunFailure(classifyTemporalFailure(err, address), openStore(submitted.store), flags, { runId: args.follow, engine: 'temporal', workflowId });
     }
   });
 }
@@ -186,7 +186,7 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
       handle = await client.workflow.start(auditDatasetWorkflow, { taskQueue, workflowId, args: [input] });
       submitted = true;
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw temporalUnreachable(err, address);
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw classifyTemporalFailure(err, address);
       // Resuming a run whose audit still runs (the submitter lost it in an outage) follows that audit.
       if (args.resume === undefined) throw new InputError('run-id', `an audit of run '${runId}' is already running (workflow ${workflowId})`);
       handle = client.workflow.getHandle(workflowId);
@@ -200,9 +200,9 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
     process.stderr.write(`run ${runId}: workflow ${workflowId} on ${address}\n`);
     return await followAudit(handle, args, (p) => (seen.last = p));
   } catch (err) {
+    const classified = classifyTemporalFailure(err, address);
     // Refused before the audit was submitted (bad input, unknown namespace, server gone): the run is as it was.
-    if (err instanceof InputError || !submitted) throw temporalUnreachable(err, address);
-    const classified = temporalUnreachable(err, address);
+    if (err instanceof InputError || !submitted) throw classified;
     return await reportRunFailure(classified, store, { ...args, engine: 'temporal', out: store.location }, {
       runId,
       engine: 'temporal',

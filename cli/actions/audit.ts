@@ -10,7 +10,7 @@ import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { RunFailedError } from '../../engine/errors.ts';
 import { describeRun } from '../../runs/catalogue.ts';
-import { writeRunStatus } from '../../runs/status.ts';
+import { writeRunFailure } from '../../runs/status.ts';
 import { runLayout } from '../../store/layout.ts';
 import { EXIT, exitCodeFor } from '../exit.ts';
 import { describeFailure } from '../failures.ts';
@@ -181,13 +181,13 @@ export async function reportRunFailure(err: unknown, store: ObjectStore, args: R
   const failure = describeFailure(err, context);
   // Only the workflow knows how an audit this command lost contact with is doing: its record stays.
   if (failure.kind === 'temporal-unreachable') return exitCodeFor(err, { verbose: args.verbose ?? false, context });
-  const put = writeRunStatus(store, runId, {
-    state: 'failed',
+  const put = writeRunFailure(store, runId, {
     engine: extra.engine,
-    ...(extra.workflowId === undefined ? {} : { workflowId: extra.workflowId }),
-    ...(failure.phase === null ? {} : { phase: failure.phase }),
-    ...(failure.shard === null ? {} : { shard: failure.shard }),
-    error: { kind: failure.kind, message: failure.cause },
+    workflowId: extra.workflowId,
+    phase: failure.phase,
+    shard: failure.shard,
+    kind: failure.kind,
+    message: failure.cause,
   }).catch(() => undefined);
   await Promise.race([put, new Promise((r) => setTimeout(r, KEPT_TIMEOUT_MS).unref())]);
   return exitCodeFor(err, { verbose: args.verbose ?? false, context });
