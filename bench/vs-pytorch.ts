@@ -48,7 +48,8 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     provider: { type: 'string', default: 'cpu' },
     // Thread pools spin-wait by default (ONNX Runtime's and PyTorch's OpenMP); on a loaded machine
-    // that measures the load more than the code, so both sides wait passively unless --spin.
+    // that measures the load more than the code, so both sides wait passively unless --spin, which
+    // leaves each library its default (PyTorch's OpenMP then spins a short while before sleeping).
     spin: { type: 'boolean', default: false },
     // Internal: the NDTM side's runtime without onnxruntime's memory arena.
     'no-arena': { type: 'boolean', default: false },
@@ -72,7 +73,7 @@ const runtime: RuntimeOptions = {
   spinning: values.spin,
   ...(values['no-arena'] ? { memoryArena: false } : {}),
 };
-const torchEnv = { ...process.env, OMP_WAIT_POLICY: values.spin ? 'ACTIVE' : 'PASSIVE' };
+const torchEnv = values.spin ? { ...process.env } : { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
 /** Where PyTorch runs: the CPU next to ours on the CPU, CUDA next to a GPU provider. */
 const torchDevice = ['--threads', String(threads), '--device', provider === 'cpu' ? 'cpu' : 'cuda'];
 const here = dirname(fileURLToPath(import.meta.url));

@@ -84,18 +84,22 @@ export function normAxis(c: RuleContext, axis: number, rank: number): number {
   return a;
 }
 
-/** x̂ = (x − mean) / √(var + ε) over `axes` (kept as size 1), and r = 1 / √(var + ε). */
+/**
+ * x̂ = (x − mean) / √(var + ε) over `axes` (kept as size 1), and r = 1 / √(var + ε). `known`: a
+ * tensor already holding x̂ (a normalisation's own output when its affine part is the identity).
+ */
 export function standardize(
   c: RuleContext,
   x: string,
   axes: readonly number[],
   epsilon: number,
+  known?: string,
 ): { xhat: string; rstd: string } {
   const b = c.b;
   const centered = b.op('Sub', [x, reduce(b, 'ReduceMean', x, axes, true)]);
   const variance = reduce(b, 'ReduceMean', b.op('Mul', [centered, centered]), axes, true);
   const rstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, c.scalar(epsilon, x)])])]);
-  return { xhat: b.op('Mul', [centered, rstd]), rstd };
+  return { xhat: known ?? b.op('Mul', [centered, rstd]), rstd };
 }
 
 /**

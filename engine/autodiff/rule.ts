@@ -16,6 +16,14 @@ export interface RuleContext {
   /** Name of input i ('' when an optional input is absent). */
   input(i: number): string;
   output(i: number): string;
+  /**
+   * Name of output i of the forward node in the gradient graph, made to exist: an optional output
+   * the model left out (LayerNormalization's Mean, MaxPool's Indices) is added to the forward
+   * node itself, so that the backward reads what the forward pass computes anyway.
+   */
+  forwardOutput(i: number): string;
+  /** The forward node producing a tensor (undefined for inputs, initializers and absent names). */
+  producer(name: string): Node | undefined;
   readonly inputCount: number;
   readonly outputCount: number;
 
@@ -25,6 +33,13 @@ export interface RuleContext {
   needs(i: number): boolean;
   /** Contributes the gradient of input i. */
   setDx(i: number, grad: string): void;
+  /**
+   * Whether the gradient of a tensor upstream of this node is needed, and contributes it: for a
+   * rule that differentiates a whole pattern ending at this node (x·σ(x), the erf GELU) at once.
+   * The pattern's inner tensors then get no gradient from this node.
+   */
+  needsTensor(name: string): boolean;
+  setDxOf(name: string, grad: string): void;
 
   int(name: string, fallback: number): number;
   float(name: string, fallback: number): number;

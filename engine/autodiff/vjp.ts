@@ -119,11 +119,21 @@ export function vjp(given: Model, options: VjpOptions): Model {
     summed.set(name, total);
     return total;
   };
+  const contribute = (name: string, grad: string): void => {
+    if (summed.has(name)) throw new Error(`internal: gradient of '${name}' contributed after it was summed`);
+    const list = contributions.get(name) ?? [];
+    list.push(grad);
+    contributions.set(name, list);
+  };
   const ones = options.cotangent === 'ones';
   const seed = ones
     ? b.op('ConstantOfShape', [b.op('Shape', [of])], { value: makeTensor('value', ofType || fallbackType, [1], [1]) })
     : gradName(of);
   contributions.set(of, [seed]);
+
+  // The forward nodes of the gradient graph, by the model's node (cloneModel keeps the order).
+  const copies = new Map(g.nodes.map((n, i) => [n, out.graph.nodes[i]!]));
+  const producers = new Map(g.nodes.flatMap((n) => n.outputs.filter(Boolean).map((o) => [o, n] as const)));
 
   const dtypeOf = (name: string): number => shapes.get(name)?.dataType ?? declaredTypes.get(name) ?? fallbackType;
 
@@ -145,6 +155,16 @@ export function vjp(given: Model, options: VjpOptions): Model {
       b,
       input: (i) => n.inputs[i] ?? '',
       output: (i) => n.outputs[i] ?? '',
+      forwardOutput: (i) => {
+        const copy = copies.get(n)!;
+        const have = copy.outputs[i];
+        if (have) return have;
+        while (copy.outputs.length < i) copy.outputs.push('');
+        const name = b.fresh(`${n.outputs[0] || n.opType}_output${i}`);
+        copy.outputs[i] = name;
+        return name;
+      },
+      producer: (name) => producers.get(name),
       inputCount: n.inputs.length,
       outputCount: n.outputs.length,
       dy: (i = 0) => dys[i],
@@ -153,9 +173,11 @@ export function vjp(given: Model, options: VjpOptions): Model {
         const x = n.inputs[i] ?? '';
         if (!ctx.needs(i)) return;
         const reduced = rule.broadcasts ? ctx.reduceToShape(grad, x, shapes.get(n.outputs[0] ?? '')?.dims) : grad;
-        const list = contributions.get(x) ?? [];
-        list.push(reduced);
-        contributions.set(x, list);
+        contribute(x, reduced);
+      },
+      needsTensor: (name) => needed.has(name) && active.has(name),
+      setDxOf: (name, grad) => {
+        if (ctx.needsTensor(name)) contribute(name, grad);
       },
       int: (name, fallback) => attrInt(n, name, fallback),
       float: (name, fallback) => attrFloat(n, name, fallback),

@@ -1,9 +1,18 @@
 import { perChannel, standardize, standardizeVjp, trailingAxes } from '../reduction.ts';
-import type { OpRule } from '../rule.ts';
+import type { OpRule, RuleContext } from '../rule.ts';
+
+/** Whether a constant input holds `v` everywhere (exports of GroupNorm pass ones and zeros). */
+function constantly(c: RuleContext, name: string, v: number): boolean {
+  const values = c.constValues(name);
+  return values !== undefined && values.every((u) => u === v);
+}
 
 /**
  * y = x̂ scale[c] + B[c], x̂ standardised per sample and channel over the spatial axes of
  * [N, C, ...]: dx = standardizeVjp(dy scale), dscale = Σ dy x̂, dB = Σ dy over N and space.
+ * Exports write GroupNorm as a reshape around an InstanceNormalization with constant ones and
+ * zeros (the affine part follows as Mul and Add): there x̂ is y itself and dy needs no scaling,
+ * two passes fewer.
  */
 export const instanceNormalization: OpRule = {
   op: 'InstanceNormalization',
@@ -13,13 +22,16 @@ export const instanceNormalization: OpRule = {
       since: 6,
       vjp: (c) => {
         const b = c.b;
-        const [x, scale, dy] = [c.input(0), c.input(1), c.dy()!];
+        const [x, scale, bias, dy] = [c.input(0), c.input(1), c.input(2), c.dy()!];
         const rank = c.rank(x);
         if (rank < 3) c.fail(`needs an input of rank 3 or more ([N, C, ...]), got rank ${rank}`);
         const spatial = trailingAxes(2, rank);
-        const { xhat, rstd } = standardize(c, x, spatial, c.float('epsilon', 1e-5));
+        const unitScale = !c.needs(1) && constantly(c, scale, 1);
+        const plain = unitScale && !c.needs(2) && constantly(c, bias, 0);
+        const epsilon = c.float('epsilon', 1e-5);
+        const { xhat, rstd } = standardize(c, x, spatial, epsilon, plain ? c.output(0) : undefined);
         if (c.needs(0)) {
-          const g = b.op('Mul', [dy, perChannel(c, scale, rank)]);
+          const g = unitScale ? dy : b.op('Mul', [dy, perChannel(c, scale, rank)]);
           c.setDx(0, standardizeVjp(c, g, xhat, rstd, spatial));
         }
         if (c.needs(1)) c.setDx(1, b.reduceSum(b.op('Mul', [dy, xhat]), [0, ...spatial], false));

@@ -1,0 +1,86 @@
+import type { Node } from '../onnx/ir.ts';
+import type { RuleContext } from './rule.ts';
+
+/**
+ * Activations that exports spell as several nodes, differentiated at their last node in one go:
+ * fewer passes over the activation than the chain of per-node rules (each pass reads and writes a
+ * whole tensor, which is what elementwise-heavy gradient graphs spend their time on). Each matcher
+ * checks the whole pattern, constants included, and returns undefined on anything else.
+ */
+
+/** Whether a constant input holds the single value `v` (relative tolerance for float rounding). */
+function isConstant(c: RuleContext, name: string, v: number): boolean {
+  const values = c.constValues(name);
+  return values !== undefined && values.length === 1 && Math.abs(values[0]! - v) <= 1e-6 * Math.abs(v);
+}
+
+/** The other input of a two-input node, given one of them; undefined when `one` is not an input. */
+function other(n: Node, one: string): string | undefined {
+  if (n.inputs.length !== 2) return undefined;
+  if (n.inputs[0] === one) return n.inputs[1];
+  if (n.inputs[1] === one) return n.inputs[0];
+  return undefined;
+}
+
+function producedBy(c: RuleContext, name: string | undefined, op: string): Node | undefined {
+  const n = name === undefined ? undefined : c.producer(name);
+  return n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx') ? n : undefined;
+}
+
+/** y = x · σ(x) (SiLU, swish) at a Mul: x and the sigmoid output. */
+export function silu(c: RuleContext): { x: string; s: string } | undefined {
+  for (const i of [0, 1]) {
+    const s = c.input(i);
+    const x = c.input(1 - i);
+    const sig = producedBy(c, s, 'Sigmoid');
+    if (sig && sig.inputs[0] === x && x !== s) return { x, s };
+  }
+  return undefined;
+}
+
+/**
+ * y = x/2 · (1 + erf(x/√2)) at its last Mul, as the legacy exporter writes it ((x · A) · ½) and as
+ * the dynamo exporter does ((x · ½) · A), with x/√2 as a Div or a Mul by 1/√2: x, A = 1 + erf(·)
+ * and the erf's argument.
+ */
+export function erfGelu(c: RuleContext): { x: string; a: string; z: string } | undefined {
+  const [p, q] = [c.input(0), c.input(1)];
+  // The ½ · (product with A) or the (½x) · A split.
+  const halfOf = (n: string): boolean => isConstant(c, n, 0.5);
+  const candidates: { a: string; xOf: (x: string) => boolean }[] = [];
+  for (const [u, v] of [
+    [p, q],
+    [q, p],
+  ] as const) {
+    if (halfOf(v)) {
+      // (x · A) · ½
+      const prod = producedBy(c, u, 'Mul');
+      if (prod) for (const a of prod.inputs) candidates.push({ a, xOf: (x) => other(prod, a) === x });
+    }
+    // (x · ½) · A
+    const halved = producedBy(c, u, 'Mul');
+    if (halved && halved.inputs.some(halfOf)) {
+      const x = halved.inputs.find((t) => !halfOf(t));
+      if (x !== undefined) candidates.push({ a: v, xOf: (y) => y === x });
+    }
+  }
+  for (const { a, xOf } of candidates) {
+    const add = producedBy(c, a, 'Add');
+    if (!add) continue;
+    const e = add.inputs.find((t) => !isConstant(c, t, 1));
+    if (e === undefined || !add.inputs.some((t) => isConstant(c, t, 1))) continue;
+    const erf = producedBy(c, e, 'Erf');
+    const z = erf?.inputs[0];
+    if (z === undefined) continue;
+    const scale = c.producer(z);
+    if (!scale || scale.inputs.length !== 2) continue;
+    const [x, k] = scale.inputs as [string, string];
+    const scaled =
+      (scale.opType === 'Div' && isConstant(c, k, Math.SQRT2)) ||
+      (scale.opType === 'Mul' && (isConstant(c, k, Math.SQRT1_2) || isConstant(c, x, Math.SQRT1_2)));
+    if (!scaled) continue;
+    const input = scale.opType === 'Mul' && isConstant(c, x, Math.SQRT1_2) ? k : x;
+    if (xOf(input)) return { x: input, a, z };
+  }
+  return undefined;
+}
