@@ -121,6 +121,21 @@ class Assembly {
 }
 
 /** Clip bounds as graph feeds; no clamp is the widest float32 range. */
+/** x clamped to the range (ONNX Clip's semantics, NaN kept), copied only when something is out of it. */
+function clamped(x: Float32Array, clip: Clip): Float32Array {
+  if (!clip) return x;
+  const [lo, hi] = clip;
+  let out = x;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v < lo || v > hi) {
+      if (out === x) out = Float32Array.from(x);
+      out[i] = v < lo ? lo : hi;
+    }
+  }
+  return out;
+}
+
 function clipFeeds(clip: Clip): Record<string, HostTensor> {
   const [lo, hi] = clip ?? [-3.4e38, 3.4e38];
   return { clip_min: tensor('float32', [], [lo]), clip_max: tensor('float32', [], [hi]) };
@@ -429,6 +444,9 @@ export class OnnxFiberObjective implements FiberObjective {
   }
 
   async features(x0: Float32Array, batch: number, clip: Clip): Promise<Float32Array> {
+    // A pixel prior's state is the extractor's image: clamp here and share imageFeatures' session
+    // rather than hold a second copy of φ (its weights, packed weights and arena).
+    if (!this.priorBundle.decoder) return this.imageFeaturesRaw(clamped(x0, clip), batch);
     const s = await this.session(this.forward, 'features', async () => {
       const first = this.priorBundle.decoder ?? this.extractor.model;
       const a = this.assembly('features', first);
