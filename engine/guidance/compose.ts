@@ -426,8 +426,19 @@ export class OnnxFiberObjective implements FiberObjective {
     return feeds;
   }
 
-  async predict(x: Float32Array, t: number, batch: number): Promise<Prediction> {
-    const s = await this.session(this.forward, 'predict', async () => {
+  /**
+   * Opens, without evaluating, every session a sampling run at this batch size needs (the cost
+   * gradient with or without the τ term, the prediction, the features): a worker or benchmark can
+   * pay session creation before its first step.
+   */
+  async prepare(batch: number, options: { tau?: number } = {}): Promise<void> {
+    await this.costSession(batch, (options.tau ?? 0) > 0);
+    await this.predictSession();
+    if (this.priorBundle.decoder) await this.featuresSession();
+  }
+
+  private predictSession(): Promise<ModelSession> {
+    return this.session(this.forward, 'predict', async () => {
       const a = this.assembly('predict', this.priorBundle.denoiser);
       this.timestepInput(a);
       const p = this.emitPrediction(a, this.stateInput(a, 'x'));
@@ -435,6 +446,10 @@ export class OnnxFiberObjective implements FiberObjective {
       if (p.variance) a.output('variance', p.variance);
       return a.finish(['pred', 'variance']);
     });
+  }
+
+  async predict(x: Float32Array, t: number, batch: number): Promise<Prediction> {
+    const s = await this.predictSession();
     const out = await s.run(
       this.feedsFor(s, { x: tensor('float32', this.batchDims(batch), x), ...this.scheduleFeeds(t, batch) }),
     );
@@ -447,15 +462,19 @@ export class OnnxFiberObjective implements FiberObjective {
     // A pixel prior's state is the extractor's image: clamp here and share imageFeatures' session
     // rather than hold a second copy of φ (its weights, packed weights and arena).
     if (!this.priorBundle.decoder) return this.imageFeaturesRaw(clamped(x0, clip), batch);
-    const s = await this.session(this.forward, 'features', async () => {
+    const s = await this.featuresSession();
+    const out = await s.run({ x0: tensor('float32', this.batchDims(batch), x0), ...clipFeeds(clip) });
+    return out['features']!.data as Float32Array;
+  }
+
+  private featuresSession(): Promise<ModelSession> {
+    return this.session(this.forward, 'features', async () => {
       const first = this.priorBundle.decoder ?? this.extractor.model;
       const a = this.assembly('features', first);
       const x = this.emitClip(a, this.stateInput(a, 'x0'));
       a.output('features', this.emitFeatures(a, x, true));
       return a.finish(['features']);
     });
-    const out = await s.run({ x0: tensor('float32', this.batchDims(batch), x0), ...clipFeeds(clip) });
-    return out['features']!.data as Float32Array;
   }
 
   private async imageFeaturesRaw(images: Float32Array, batch: number): Promise<Float32Array> {
@@ -473,11 +492,9 @@ export class OnnxFiberObjective implements FiberObjective {
     return this.imageFeaturesRaw(images, batch);
   }
 
-  async costGrad(args: CostGradArgs): Promise<CostGradResult> {
-    const { batch } = args;
-    const withTau = args.tau > 0;
+  private costSession(batch: number, withTau: boolean): Promise<ModelSession> {
     const F = this.featureDim;
-    const s = await this.session(this.gradients, `cost/${batch}/${withTau ? 'tau' : 'no-tau'}`, async () => {
+    return this.session(this.gradients, `cost/${batch}/${withTau ? 'tau' : 'no-tau'}`, async () => {
       const a = this.assembly('fiber_cost', this.priorBundle.denoiser);
       const x = this.stateInput(a, 'x');
       const u = this.stateInput(a, 'u');
@@ -508,6 +525,13 @@ export class OnnxFiberObjective implements FiberObjective {
       if (withTau) dims['eps_ref'] = this.batchDims(batch);
       return this.gradientModel(forward, 'u', dims);
     });
+  }
+
+  async costGrad(args: CostGradArgs): Promise<CostGradResult> {
+    const { batch } = args;
+    const withTau = args.tau > 0;
+    const F = this.featureDim;
+    const s = await this.costSession(batch, withTau);
     const feeds: Record<string, HostTensor> = {
       x: tensor('float32', this.batchDims(batch), args.x),
       u: tensor('float32', this.batchDims(batch), args.u),
