@@ -8,7 +8,8 @@ import { ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { readSampleRows } from '../store/tables.ts';
 import { holm, mean, median, signedRankTest } from './stats.ts';
-import type { Direction, Finding, GateVerdict, WorstImage } from './verdict.ts';
+import { GATE_DEFAULTS } from './verdict.ts';
+import type { Direction, Finding, GateOptions, GateVerdict, WorstImage } from './verdict.ts';
 
 /** What the gate reads of one image of a run. */
 export interface GateImage {
@@ -26,17 +27,6 @@ export interface GateRun {
   store: ObjectStore;
   images: Map<string, GateImage>;
 }
-
-export interface GateOptions {
-  /** Family-wise error rate across all probes and metrics (Holm). */
-  alpha: number;
-  minEffect: number;
-  minRatioChange: number;
-  /** Worst images listed in the verdict. */
-  worst: number;
-}
-
-export const GATE_DEFAULTS: GateOptions = { alpha: 0.01, minEffect: 0.1, minRatioChange: 0.25, worst: 5 };
 
 export const RATIO_METRIC = 'fiber_to_neighbour_ratio';
 export const ERROR_METRIC = 'error_share';

@@ -63,3 +63,14 @@ export interface GateVerdict {
   findings: Finding[];
   worstImages: WorstImage[];
 }
+
+export interface GateOptions {
+  /** Family-wise error rate across all probes and metrics (Holm). */
+  alpha: number;
+  minEffect: number;
+  minRatioChange: number;
+  /** Worst images listed in the verdict. */
+  worst: number;
+}
+
+export const GATE_DEFAULTS: GateOptions = { alpha: 0.01, minEffect: 0.1, minRatioChange: 0.25, worst: 5 };

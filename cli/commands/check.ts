@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../command.ts';
 import type { CheckArgs } from '../actions/check.ts';
 import { envDefaults } from '../env.ts';
-import { GATE_DEFAULTS } from '../../gate/compare.ts';
+import { GATE_DEFAULTS } from '../../gate/verdict.ts';
 import { GATE_FORMATS } from '../../gate/render.ts';
 
 /**

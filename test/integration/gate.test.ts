@@ -13,7 +13,7 @@ import { main } from '../../cli/main.ts';
 import { buildDemo } from '../../engine/demo/build.ts';
 import type { DemoPaths } from '../../engine/demo/build.ts';
 import { InputError } from '../../engine/errors.ts';
-import { GATE_DEFAULTS } from '../../gate/compare.ts';
+import { GATE_DEFAULTS } from '../../gate/verdict.ts';
 import type { GateVerdict } from '../../gate/verdict.ts';
 import type { RunConfig } from '../../runs/manifest.ts';
 import { imageRowsToIpc, readImageRows } from '../../store/image-tables.ts';
