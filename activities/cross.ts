@@ -10,7 +10,8 @@ import { tableFromColumns, tableToIpcFile } from '../store/arrow.ts';
 import { readImageRows } from '../store/image-tables.ts';
 import { decodeImage } from '../store/images.ts';
 import { runLayout } from '../store/layout.ts';
-import { readSampleRows, SCHEMA_VERSION, SCHEMA_VERSION_KEY } from '../store/tables.ts';
+import { readSampleRows } from '../store/tables.ts';
+import { SCHEMA_VERSION, SCHEMA_VERSION_KEY } from '../store/sample-rows.ts';
 import { fingerprintBundle } from './run.ts';
 import type { SamplingDeps } from './sampling.ts';
 

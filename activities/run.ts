@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InputError } from '../engine/errors.ts';
 import type { SamplerOptions } from '../engine/guidance/options.ts';
-import { SCHEMA_VERSION } from '../store/tables.ts';
+import { SCHEMA_VERSION } from '../store/sample-rows.ts';
 import { localBundle } from '../store/bundles.ts';
 import { datasetEntries } from '../store/dataset.ts';
 import { runLayout } from '../store/layout.ts';

@@ -19,7 +19,7 @@ import { runLayout } from '../store/layout.ts';
 import { imageRowsToIpc } from '../store/image-tables.ts';
 import type { ImageRow } from '../store/image-tables.ts';
 import { readSampleRows, sampleRowsToIpc } from '../store/tables.ts';
-import type { SampleRow } from '../store/tables.ts';
+import type { SampleRow } from '../store/sample-rows.ts';
 
 export type PairLoader = (config: RunConfig) => Promise<LoadedPair>;
 

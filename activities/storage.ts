@@ -1,7 +1,8 @@
 import { sanitizeKeyPart } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
-import { SCHEMA_VERSION, failedSampleRow, sampleRowsToIpc } from '../store/tables.ts';
-import type { SampleRow } from '../store/tables.ts';
+import { sampleRowsToIpc } from '../store/tables.ts';
+import { SCHEMA_VERSION, failedSampleRow } from '../store/sample-rows.ts';
+import type { SampleRow } from '../store/sample-rows.ts';
 import { InputError } from '../engine/errors.ts';
 
 export interface StorageActivityDeps {

@@ -6,7 +6,7 @@ import { runLayout } from '../store/layout.ts';
 import { readNpy } from '../store/npy.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { readSampleRows } from '../store/tables.ts';
-import type { SampleRow } from '../store/tables.ts';
+import type { SampleRow } from '../store/sample-rows.ts';
 import { readRunExtras } from '../report/extras.ts';
 import { renderReport } from '../report/run-page.ts';
 import { InputError } from '../engine/errors.ts';

@@ -5,7 +5,7 @@ import { fiberToNeighbourRatio } from '../runs/summary.ts';
 import type { Quantiles, RunSummary } from '../runs/summary.ts';
 import type { ImageRow } from '../store/image-tables.ts';
 import { runLayout } from '../store/layout.ts';
-import type { SampleRow } from '../store/tables.ts';
+import type { SampleRow } from '../store/sample-rows.ts';
 import { histogram, histogramSvg } from './charts.ts';
 import type { Histogram } from './charts.ts';
 import { esc, num, page, percent } from './html.ts';

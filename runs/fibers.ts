@@ -10,8 +10,8 @@ import type { ChwShape, ProbeName } from '../engine/metrics/probes.ts';
 import { decodeImage } from '../store/images.ts';
 import { readNpy } from '../store/npy.ts';
 import type { ImageRow } from '../store/image-tables.ts';
-import { failedSampleRow } from '../store/tables.ts';
-import type { SampleRow } from '../store/tables.ts';
+import { failedSampleRow } from '../store/sample-rows.ts';
+import type { SampleRow } from '../store/sample-rows.ts';
 
 /*
  * From decoded queries to a run's rows: the engine's sampler and metrics, measured into sample and

@@ -1,6 +1,6 @@
 import { probeFiringRates } from '../engine/metrics/probes.ts';
 import type { ImageRow } from '../store/image-tables.ts';
-import type { SampleRow } from '../store/tables.ts';
+import type { SampleRow } from '../store/sample-rows.ts';
 
 /**
  * The run summary (`summary.json`) as a model of its own: the summarize activity computes it, the

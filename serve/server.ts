@@ -16,7 +16,7 @@ import { checkKey, FileStore, ObjectNotFoundError } from '../store/objects.ts';
 import type { ObjectStore } from '../store/objects.ts';
 import { inParallel } from '../store/parallel.ts';
 import { readSampleRows } from '../store/tables.ts';
-import type { SampleRow } from '../store/tables.ts';
+import type { SampleRow } from '../store/sample-rows.ts';
 import { filterRuns, renderPendingRun, renderRunList, renderSchedule, runHref, stateBadge, progressText } from './pages.ts';
 import type { ListedRun, RunListFilter } from './pages.ts';
 import type { LiveProgress, TemporalProgress } from './progress.ts';

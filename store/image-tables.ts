@@ -1,6 +1,6 @@
 import type { ColumnDef, ColumnValue } from './arrow.ts';
 import { tableFromColumns, tableFromIpcFile, tableToIpcFile } from './arrow.ts';
-import { SCHEMA_VERSION, SCHEMA_VERSION_KEY } from './tables.ts';
+import { SCHEMA_VERSION, SCHEMA_VERSION_KEY } from './sample-rows.ts';
 
 /**
  * Per-image rows (one per query image): written per shard (`shards/<shard>.images.arrow`) and,

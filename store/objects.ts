@@ -2,17 +2,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { createRequire } from 'node:module';
+import type * as S3 from '@aws-sdk/client-s3';
 import { InputError, ServiceError } from '../engine/errors.ts';
+
+const require = createRequire(import.meta.url);
+let sdk: typeof S3 | undefined;
+
+/**
+ * The AWS SDK, loaded when the first S3 store is made (its CommonJS build, which is also what an
+ * ESM import of it resolves to): commands on folders never pay its import, about 0.3 s of start-up.
+ */
+function s3(): typeof S3 {
+  return (sdk ??= require('@aws-sdk/client-s3') as typeof S3);
+}
 
 /**
  * Where run folders live: a flat key space with `/`-separated keys (`runs/<runId>/shards/0.arrow`).
@@ -206,7 +209,7 @@ export interface S3StoreOptions {
 
 /** A bucket (and prefix) of any S3-compatible store, addressed path-style. */
 export class S3Store implements ObjectStore {
-  readonly client: S3Client;
+  readonly client: S3.S3Client;
   readonly bucket: string;
   readonly prefix: string;
   readonly location: string;
@@ -218,7 +221,7 @@ export class S3Store implements ObjectStore {
     this.endpoint = options.endpoint ?? `AWS S3 (${options.region ?? 'us-east-1'})`;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     this.location = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
-    this.client = new S3Client({
+    this.client = new (s3().S3Client)({
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       region: options.region ?? 'us-east-1',
       forcePathStyle: true,
@@ -245,7 +248,7 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
     await this.request(() => this.client.send(
-      new PutObjectCommand({
+      new (s3().PutObjectCommand)({
         Bucket: this.bucket,
         Key: this.fullKey(key),
         Body: toBytes(body),
@@ -257,7 +260,7 @@ export class S3Store implements ObjectStore {
   async get(key: string): Promise<Uint8Array> {
     try {
       return await this.request(async () => {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+        const out = await this.client.send(new (s3().GetObjectCommand)({ Bucket: this.bucket, Key: this.fullKey(key) }));
         return out.Body === undefined ? new Uint8Array(0) : await out.Body.transformToByteArray();
       });
     } catch (err) {
@@ -268,7 +271,7 @@ export class S3Store implements ObjectStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.request(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })));
+      await this.request(() => this.client.send(new (s3().HeadObjectCommand)({ Bucket: this.bucket, Key: this.fullKey(key) })));
       return true;
     } catch (err) {
       if (!isNotFound(err)) throw err;
@@ -284,7 +287,7 @@ export class S3Store implements ObjectStore {
    * miss asks for the bucket once, so a mistyped bucket is reported as such, not as a missing run.
    */
   private async checkBucket(): Promise<void> {
-    this.bucketChecked ??= this.client.send(new HeadBucketCommand({ Bucket: this.bucket })).then(
+    this.bucketChecked ??= this.client.send(new (s3().HeadBucketCommand)({ Bucket: this.bucket })).then(
       () => undefined,
       (err: unknown) => {
         this.bucketChecked = undefined;
@@ -303,7 +306,7 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     do {
       const out = await this.request(() =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token })),
+        this.client.send(new (s3().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token })),
       );
       yield (out.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key.slice(base.length)]));
       token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
@@ -322,7 +325,7 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     do {
       const out = await this.request(() =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })),
+        this.client.send(new (s3().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })),
       );
       for (const p of out.CommonPrefixes ?? []) {
         if (p.Prefix !== undefined) names.push(p.Prefix.slice(base.length).replace(/\/$/, ''));
@@ -333,12 +336,12 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.request(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })));
+    await this.request(() => this.client.send(new (s3().DeleteObjectCommand)({ Bucket: this.bucket, Key: this.fullKey(key) })));
   }
 }
 
 function isNotFound(err: unknown): boolean {
-  if (err instanceof S3ServiceException) {
+  if (sdk && err instanceof sdk.S3ServiceException) {
     // A missing bucket is a 404 too, but not a missing object: it is a ServiceError.
     return err.name !== 'NoSuchBucket' && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404);
   }

@@ -9,7 +9,6 @@ import { cacheDir, localBundle } from '../../store/bundles.ts';
 import { encodePng } from '../../store/images.ts';
 import { writeNpy } from '../../store/npy.ts';
 import { openStore, readObjectAt } from '../../store/objects.ts';
-import { sampleRowsToIpc } from '../../store/tables.ts';
 import { EXIT } from '../exit.ts';
 import { progressBar } from '../progress.ts';
 import { probesFromArgs, samplerOptionsFromArgs, samplesPerImage } from '../sampler-options.ts';
@@ -70,6 +69,8 @@ export async function runSample(args: SampleArgs): Promise<number> {
   }
   await out.put('samples.npy', writeNpy(stacked, [K, ...shape]));
   // The table last: its presence says the folder is complete.
+  // Arrow is loaded only now, off the start-up path (about 0.5 s of imports).
+  const { sampleRowsToIpc } = await import('../../store/tables.ts');
   await out.put('samples.arrow', sampleRowsToIpc(fiber!.rows, probes));
 
   const ok = fiber!.rows.filter((r) => r.status === 'ok');

@@ -12,7 +12,7 @@ import type { DemoPaths } from '../../engine/demo/build.ts';
 import { runLayout } from '../../store/layout.ts';
 import { S3Store } from '../../store/objects.ts';
 import { readSampleRows } from '../../store/tables.ts';
-import type { SampleRow } from '../../store/tables.ts';
+import type { SampleRow } from '../../store/sample-rows.ts';
 import { createSamplingWorker } from '../../workers/sampling.ts';
 import { captureStderr } from '../unit/cli/fixtures.ts';
 import { privateServices } from './faults.ts';

@@ -20,7 +20,7 @@ import { runLayout } from '../../store/layout.ts';
 import { FileStore } from '../../store/objects.ts';
 import type { ObjectStore, S3Store } from '../../store/objects.ts';
 import { readSampleRows } from '../../store/tables.ts';
-import type { SampleRow } from '../../store/tables.ts';
+import type { SampleRow } from '../../store/sample-rows.ts';
 import { createSamplingWorker } from '../../workers/sampling.ts';
 import { auditProgressQuery, auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditInput, AuditProgress, AuditResult } from '../../workflows/audit.ts';

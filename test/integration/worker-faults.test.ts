@@ -14,7 +14,7 @@ import { readImageRows } from '../../store/image-tables.ts';
 import { runLayout } from '../../store/layout.ts';
 import type { S3Store } from '../../store/objects.ts';
 import { readSampleRows } from '../../store/tables.ts';
-import type { SampleRow } from '../../store/tables.ts';
+import type { SampleRow } from '../../store/sample-rows.ts';
 import { createControlWorker } from '../../workers/control.ts';
 import { auditWorkflowId } from '../../workflows/audit.ts';
 import type { AuditResult } from '../../workflows/audit.ts';

@@ -21,7 +21,7 @@ import { encodePng } from '../../../store/images.ts';
 import { runLayout } from '../../../store/layout.ts';
 import { FileStore } from '../../../store/objects.ts';
 import { readSampleRows } from '../../../store/tables.ts';
-import type { SampleRow } from '../../../store/tables.ts';
+import type { SampleRow } from '../../../store/sample-rows.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'fiberscope-local-'));
 

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../../engine/errors.ts';
 import { tableFromColumns, tableFromIpcFile, tableToIpcFile } from '../../../store/arrow.ts';
-import { readSampleTable, sampleColumns, sampleRowsToIpc, SCHEMA_VERSION } from '../../../store/tables.ts';
-import type { SampleRow } from '../../../store/tables.ts';
+import { readSampleTable, sampleColumns, sampleRowsToIpc } from '../../../store/tables.ts';
+import { SCHEMA_VERSION } from '../../../store/sample-rows.ts';
+import type { SampleRow } from '../../../store/sample-rows.ts';
 
 const PROBES = ['hflip', 'rot90', 'grayscale'];
 
