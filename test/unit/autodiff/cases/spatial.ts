@@ -30,6 +30,20 @@ export const cases: RuleCase[] = [
     inputs: [{ dims: [1, 2, 7, 7] }, { dims: [2, 2, 3, 3], constant: true }, { dims: [2], constant: true }],
   },
   {
+    name: 'Conv patchify 4x4 stride 4 with bias (a ViT patch embedding)',
+    op: 'Conv',
+    ...f32,
+    attrs: { strides: [4, 4], kernel_shape: [4, 4] },
+    inputs: [{ dims: [2, 3, 8, 8] }, { dims: [5, 3, 4, 4], constant: true }, { dims: [5] }],
+  },
+  {
+    name: 'Conv patchify 2x2 stride 2, odd input (last row and column never read)',
+    op: 'Conv',
+    ...f32,
+    attrs: { strides: [2, 2] },
+    inputs: [{ dims: [1, 2, 7, 7] }, { dims: [3, 2, 2, 2], constant: true }],
+  },
+  {
     name: 'Conv groups 2 dilations 2 asymmetric pads',
     op: 'Conv',
     ...f32,
