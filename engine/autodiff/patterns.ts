@@ -27,6 +27,16 @@ function producedBy(c: RuleContext, name: string | undefined, op: string): Node 
   return n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx') ? n : undefined;
 }
 
+/** x of a node computing x/√2, x·(1/√2) or (1/√2)·x; undefined for anything else. */
+function overRootTwo(c: RuleContext, n: Node): string | undefined {
+  if (n.inputs.length !== 2 || (n.domain !== '' && n.domain !== 'ai.onnx')) return undefined;
+  const [a, b] = n.inputs as [string, string];
+  if (n.opType === 'Div') return isConstant(c, b, Math.SQRT2) ? a : undefined;
+  if (n.opType !== 'Mul') return undefined;
+  if (isConstant(c, b, Math.SQRT1_2)) return a;
+  return isConstant(c, a, Math.SQRT1_2) ? b : undefined;
+}
+
 /** y = x · σ(x) (SiLU, swish) at a Mul: x and the sigmoid output. */
 export function silu(c: RuleContext): { x: string; s: string } | undefined {
   for (const i of [0, 1]) {
@@ -52,17 +62,13 @@ export function erfGelu(c: RuleContext): { x: string; a: string; z: string } | u
     [p, q],
     [q, p],
   ] as const) {
-    if (halfOf(v)) {
-      // (x · A) · ½
-      const prod = producedBy(c, u, 'Mul');
-      if (prod) for (const a of prod.inputs) candidates.push({ a, xOf: (x) => other(prod, a) === x });
-    }
+    const prod = producedBy(c, u, 'Mul');
+    if (!prod) continue;
+    // (x · A) · ½: either input of the product may be A.
+    if (halfOf(v)) for (const a of prod.inputs) candidates.push({ a, xOf: (x) => other(prod, a) === x });
     // (x · ½) · A
-    const halved = producedBy(c, u, 'Mul');
-    if (halved && halved.inputs.some(halfOf)) {
-      const x = halved.inputs.find((t) => !halfOf(t));
-      if (x !== undefined) candidates.push({ a: v, xOf: (y) => y === x });
-    }
+    const x = prod.inputs.find((t) => !halfOf(t));
+    if (x !== undefined && prod.inputs.some(halfOf)) candidates.push({ a: v, xOf: (y) => y === x });
   }
   for (const { a, xOf } of candidates) {
     const add = producedBy(c, a, 'Add');
@@ -73,14 +79,8 @@ export function erfGelu(c: RuleContext): { x: string; a: string; z: string } | u
     const z = erf?.inputs[0];
     if (z === undefined) continue;
     const scale = c.producer(z);
-    if (!scale || scale.inputs.length !== 2) continue;
-    const [x, k] = scale.inputs as [string, string];
-    const scaled =
-      (scale.opType === 'Div' && isConstant(c, k, Math.SQRT2)) ||
-      (scale.opType === 'Mul' && (isConstant(c, k, Math.SQRT1_2) || isConstant(c, x, Math.SQRT1_2)));
-    if (!scaled) continue;
-    const input = scale.opType === 'Mul' && isConstant(c, x, Math.SQRT1_2) ? k : x;
-    if (xOf(input)) return { x: input, a, z };
+    const input = scale && overRootTwo(c, scale);
+    if (input !== undefined && xOf(input)) return { x: input, a, z };
   }
   return undefined;
 }

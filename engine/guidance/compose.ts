@@ -24,6 +24,7 @@ import type {
   X0GradResult,
 } from './objective.ts';
 import { sizeOf } from './objective.ts';
+import { clampInPlace } from './updates.ts';
 
 const F32 = DataType.float32;
 
@@ -121,21 +122,6 @@ class Assembly {
 }
 
 /** Clip bounds as graph feeds; no clamp is the widest float32 range. */
-/** x clamped to the range (ONNX Clip's semantics, NaN kept), copied only when something is out of it. */
-function clamped(x: Float32Array, clip: Clip): Float32Array {
-  if (!clip) return x;
-  const [lo, hi] = clip;
-  let out = x;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (v < lo || v > hi) {
-      if (out === x) out = Float32Array.from(x);
-      out[i] = v < lo ? lo : hi;
-    }
-  }
-  return out;
-}
-
 function clipFeeds(clip: Clip): Record<string, HostTensor> {
   const [lo, hi] = clip ?? [-3.4e38, 3.4e38];
   return { clip_min: tensor('float32', [], [lo]), clip_max: tensor('float32', [], [hi]) };
@@ -461,16 +447,16 @@ export class OnnxFiberObjective implements FiberObjective {
   async features(x0: Float32Array, batch: number, clip: Clip): Promise<Float32Array> {
     // A pixel prior's state is the extractor's image: clamp here and share imageFeatures' session
     // rather than hold a second copy of φ (its weights, packed weights and arena).
-    if (!this.priorBundle.decoder) return this.imageFeaturesRaw(clamped(x0, clip), batch);
+    if (!this.priorBundle.decoder) return this.imageFeaturesRaw(clampInPlace(Float32Array.from(x0), clip), batch);
     const s = await this.featuresSession();
     const out = await s.run({ x0: tensor('float32', this.batchDims(batch), x0), ...clipFeeds(clip) });
     return out['features']!.data as Float32Array;
   }
 
+  /** φ(preprocess(decode(clip(x₀)))) of a latent prior (a pixel prior's features share imageFeatures'). */
   private featuresSession(): Promise<ModelSession> {
     return this.session(this.forward, 'features', async () => {
-      const first = this.priorBundle.decoder ?? this.extractor.model;
-      const a = this.assembly('features', first);
+      const a = this.assembly('features', this.priorBundle.decoder!);
       const x = this.emitClip(a, this.stateInput(a, 'x0'));
       a.output('features', this.emitFeatures(a, x, true));
       return a.finish(['features']);
