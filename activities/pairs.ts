@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { BundleError, InputError } from '../engine/errors.ts';
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
-import { cacheDir, localBundle } from '../store/bundles.ts';
+import { engineCaches, localBundle } from '../store/bundles.ts';
 import type { BundleRef, RunConfig } from '../runs/manifest.ts';
 import type { LoadedPair } from '../runs/fibers.ts';
 import { fingerprintBundle } from './run.ts';
@@ -43,9 +42,14 @@ export function cachedPairLoader(runtime: RuntimeOptions = {}): PairLoader {
       hit = (async () => {
         const [priorDir, extractorDir] = await Promise.all([checkedBundle('prior', config.prior), checkedBundle('extractor', config.extractor)]);
         const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
+        const caches = engineCaches();
         const objective = await OnnxFiberObjective.create(prior, extractor, {
-          runtime: { ...runtime, provider: config.provider as NonNullable<RuntimeOptions['provider']> },
-          gradientCache: join(cacheDir(), 'gradients'),
+          runtime: {
+            ...runtime,
+            provider: config.provider as NonNullable<RuntimeOptions['provider']>,
+            sessionCache: caches.sessions,
+          },
+          gradientCache: caches.gradients,
         });
         return { objective, metric: extractor.manifest.metric };
       })();

@@ -32,7 +32,6 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { vjp } from '../engine/autodiff/vjp.ts';
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { gammaAt, learningRateAt } from '../engine/guidance/gamma.ts';
 import { sizeOf } from '../engine/guidance/objective.ts';
@@ -44,7 +43,7 @@ import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 import { timestepGrid, walk } from '../engine/priors/schedule.ts';
 import { openSession, resolveShapes, tensor } from '../engine/runtime/index.ts';
 import type { RuntimeOptions } from '../engine/runtime/index.ts';
-import { cacheDir } from '../store/bundles.ts';
+import { engineCaches } from '../store/bundles.ts';
 
 const { values } = parseArgs({
   options: {
@@ -112,6 +111,7 @@ async function serveGrad(name: string): Promise<void> {
   };
   const model = loadModel(join(dir, `${name}.onnx`));
   const shapes = await resolveShapes(model, { [info.input]: info.dims }, runtime);
+  const { vjp } = await import('../engine/autodiff/vjp.ts');
   const session = await openSession(vjp(model, { of: info.output, wrt: [info.input], shapes }), runtime, name);
   const n = sizeOf(info.dims);
   const feeds = {
@@ -312,9 +312,10 @@ function plan(objective: OnnxFiberObjective): Plan {
 async function serveNdtm(): Promise<void> {
   const [prior, extractor] = await Promise.all([loadPriorBundle(priorDir), loadExtractorBundle(extractorDir)]);
   // As `fiberscope sample` and the sampling workers do: derived graphs kept in the cache folder.
+  const caches = engineCaches();
   const objective = await OnnxFiberObjective.create(prior, extractor, {
-    runtime,
-    gradientCache: join(cacheDir(), 'gradients'),
+    runtime: { ...runtime, sessionCache: caches.sessions },
+    gradientCache: caches.gradients,
   });
   const options = samplerOptions(objective.prior);
   const K = Number(values.k);

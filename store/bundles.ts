@@ -11,6 +11,18 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
+ * The engine's folders under the cache: derived gradient graphs, and onnxruntime's optimized form
+ * of each session's model (engine/runtime/session-cache.ts; FIBERSCOPE_SESSION_CACHE=off: none).
+ */
+export function engineCaches(env: NodeJS.ProcessEnv = process.env): { gradients: string; sessions?: string } {
+  const root = cacheDir(env);
+  return {
+    gradients: join(root, 'gradients'),
+    ...(env.FIBERSCOPE_SESSION_CACHE === 'off' ? {} : { sessions: join(root, 'sessions') }),
+  };
+}
+
+/**
  * A bundle as a local folder: a folder is used in place; `s3://bucket/prefix` is copied (every
  * object under the prefix) into the cache once per process and that copy is used. Runs record the
  * spec as given, so every worker resolves the same bundle wherever it runs.

@@ -1,11 +1,11 @@
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { fingerprintBundle } from '../../activities/run.ts';
 import { decodeQuery, measureFibers } from '../../runs/fibers.ts';
 import { OnnxFiberObjective } from '../../engine/guidance/compose.ts';
 import { priorInfo } from '../../engine/priors/bundle.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../../engine/priors/load.ts';
 import type { Provider } from '../../engine/runtime/index.ts';
-import { cacheDir, localBundle } from '../../store/bundles.ts';
+import { engineCaches, localBundle } from '../../store/bundles.ts';
 import { encodePng } from '../../store/images.ts';
 import { writeNpy } from '../../store/npy.ts';
 import { openStore, readObjectAt } from '../../store/objects.ts';
@@ -38,9 +38,10 @@ export async function runSample(args: SampleArgs): Promise<number> {
   const imageId = basename(args.query).replace(/\.[^.]+$/, '');
   const image = decodeQuery(bytes, `--query ${args.query}`, args.query, info, args.resizeQuery || prior.manifest.image.resize);
   const [priorRef, extractorRef] = await Promise.all([fingerprintBundle(args.prior), fingerprintBundle(args.extractor)]);
+  const caches = engineCaches();
   const objective = await OnnxFiberObjective.create(prior, extractor, {
-    runtime: { provider: (args.provider ?? 'cpu') as Provider },
-    gradientCache: join(cacheDir(), 'gradients'),
+    runtime: { provider: (args.provider ?? 'cpu') as Provider, sessionCache: caches.sessions },
+    gradientCache: caches.gradients,
   });
 
   const bar = progressBar('sampling', !args.json && Boolean(process.stderr.isTTY));

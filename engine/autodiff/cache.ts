@@ -36,7 +36,8 @@ export const GRADIENT_FILE = 'gradient.onnx';
 /**
  * The gradient graph for `forward` and `request` from `folder` when derived before, else derives it
  * with `derive`, stores it (initializers in a file beside it, so that models past protobuf's 2 GiB
- * fit) and returns it. A hit is returned as the path of the stored model; no folder: no caching.
+ * fit) and returns the stored file's path, as a hit does; the model itself only where it could not be
+ * stored, or with no folder (no caching).
  */
 export async function cachedGradient(
   folder: string | undefined,
@@ -63,6 +64,8 @@ export async function cachedGradient(
   } catch {
     // Another process stored the same graph first, or the folder is not writable: the graph in memory serves.
     rmSync(partial, { recursive: true, force: true });
+    return existsSync(file) ? file : model;
   }
-  return model;
+  // The stored file from now on, as a later run will see it (a session cache keys it by that file).
+  return file;
 }

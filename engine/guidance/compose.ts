@@ -5,7 +5,6 @@
  * ONNX, run through engine/runtime; `OnnxFiberObjective` adapts them to the sampler's interface.
  */
 import { cachedGradient } from '../autodiff/cache.ts';
-import { vjp } from '../autodiff/vjp.ts';
 import { InputError } from '../errors.ts';
 import { DataType, GraphBuilder, connect, float, prefixNames } from '../onnx/index.ts';
 import type { Dim, Model } from '../onnx/index.ts';
@@ -377,7 +376,11 @@ export class OnnxFiberObjective implements FiberObjective {
   }
 
   private async deriveGradient(forward: Model, wrt: string, inputDims: Record<string, number[]>): Promise<Model> {
-    const shapes = await resolveShapes(forward, inputDims, this.options.runtime ?? {});
+    // Loaded on a cache miss only: the transform and its rules are a fifth of start-up's imports.
+    const [{ vjp }, shapes] = await Promise.all([
+      import('../autodiff/vjp.ts'),
+      resolveShapes(forward, inputDims, this.options.runtime ?? {}),
+    ]);
     const g = vjp(forward, { of: 'cost', wrt: [wrt], shapes });
     // The transform keeps only the cost and the gradient; re-expose the other forward outputs (x̂₀, prediction).
     const available = new Set([...g.graph.nodes.flatMap((n) => n.outputs), ...g.graph.inputs.map((v) => v.name)]);

@@ -1,9 +1,20 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { InputError, NotAvailableError } from '../errors.ts';
 import { encodeModel } from '../onnx/model.ts';
 import { DataType, cloneModel } from '../onnx/ir.ts';
 import type { Model } from '../onnx/ir.ts';
+import type { SessionCacheEntry } from './session-cache.ts';
+import {
+  commitEntry,
+  dropEntry,
+  fileModelId,
+  partialEntry,
+  saveEntries,
+  sessionCacheEntry,
+  touchEntry,
+} from './session-cache.ts';
 
 /**
  * The one module that imports onnxruntime-node: providers, sessions (cached per process, since
@@ -31,6 +42,12 @@ export interface RuntimeOptions {
    * suits machines shared with other processes, where spinning threads take cores from them.
    */
   spinning?: boolean;
+  /**
+   * A folder for onnxruntime's optimized form of each model (CPU provider only; see
+   * session-cache.ts): a later process opens the same model without graph optimization or weight
+   * pre-packing. Unset: nothing is kept.
+   */
+  sessionCache?: string;
 }
 
 export type TensorType = 'float32' | 'float64' | 'int64';
@@ -199,19 +216,78 @@ export class ModelSession {
 
 const cache = new Map<string, Promise<ModelSession>>();
 
-function cacheKey(source: Uint8Array | string, o: RuntimeOptions): string {
-  const id =
-    typeof source === 'string' ? `path:${source}` : `sha256:${createHash('sha256').update(source).digest('hex')}`;
+/** The content id of a model source: its bytes' hash, or the path of a file. */
+function sourceId(source: Uint8Array | string): string {
+  return typeof source === 'string' ? `path:${source}` : `sha256:${createHash('sha256').update(source).digest('hex')}`;
+}
+
+function cacheKey(id: string, o: RuntimeOptions): string {
   return `${o.provider ?? 'cpu'}|${o.intraOpThreads ?? 0}|${o.interOpThreads ?? 1}|${o.memoryArena ?? true}|${o.spinning ?? true}|${id}`;
 }
 
-async function create(source: Uint8Array | string, o: RuntimeOptions, label: string): Promise<ModelSession> {
+/** onnxruntime's session options plus the config entries of `extra`. */
+function withEntries(
+  options: ort.InferenceSession.SessionOptions,
+  entries: Record<string, string>,
+): ort.InferenceSession.SessionOptions {
+  const extra = (options.extra ?? {}) as { session?: Record<string, unknown> };
+  return { ...options, extra: { ...extra, session: { ...(extra.session ?? {}), ...entries } } };
+}
+
+async function createOrt(
+  source: Uint8Array | string,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
+  return typeof source === 'string'
+    ? ort.InferenceSession.create(source, options)
+    : ort.InferenceSession.create(source, options);
+}
+
+/**
+ * Opens through the session cache: the saved optimized form when there is one, else the model
+ * itself, saving its optimized form on the way.
+ */
+async function createCached(
+  source: Uint8Array | string,
+  options: ort.InferenceSession.SessionOptions,
+  folder: string,
+  id: string,
+): Promise<ort.InferenceSession> {
+  const modelId = id.startsWith('path:') ? fileModelId(source as string) : id;
+  const entry = sessionCacheEntry(folder, modelId, options, ort.env.versions.common ?? 'unknown');
+  if (existsSync(entry.file)) {
+    try {
+      const s = await ort.InferenceSession.create(entry.file, { ...options, graphOptimizationLevel: 'disabled' });
+      touchEntry(entry);
+      return s;
+    } catch {
+      dropEntry(entry);
+    }
+  }
+  let partial: SessionCacheEntry | undefined;
+  try {
+    partial = partialEntry(entry);
+  } catch {
+    // An unwritable cache folder: open without saving.
+    return createOrt(source, options);
+  }
+  try {
+    const s = await createOrt(source, withEntries({ ...options, optimizedModelFilePath: partial.file }, saveEntries()));
+    commitEntry(partial, entry);
+    return s;
+  } catch (err) {
+    dropEntry(partial);
+    throw err;
+  }
+}
+
+async function create(source: Uint8Array | string, o: RuntimeOptions, label: string, id: string): Promise<ModelSession> {
   const options = sessionOptions(o);
   try {
     const s =
-      typeof source === 'string'
-        ? await ort.InferenceSession.create(source, options)
-        : await ort.InferenceSession.create(source, options);
+      o.sessionCache && (o.provider ?? 'cpu') === 'cpu'
+        ? await createCached(source, options, o.sessionCache, id)
+        : await createOrt(source, options);
     return new ModelSession(s, label);
   } catch (err) {
     const message = (err as Error).message;
@@ -234,10 +310,11 @@ export function openSession(
   label = 'model',
 ): Promise<ModelSession> {
   const src = typeof source === 'string' || source instanceof Uint8Array ? source : encodeModel(source);
-  const key = cacheKey(src, options);
+  const id = sourceId(src);
+  const key = cacheKey(id, options);
   let s = cache.get(key);
   if (!s) {
-    s = create(src, options, typeof source === 'string' ? source : label);
+    s = create(src, options, typeof source === 'string' ? source : label, id);
     cache.set(key, s);
     s.catch(() => cache.delete(key));
   }
