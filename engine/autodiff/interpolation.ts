@@ -107,7 +107,7 @@ function isIdentity(a: Float64Array, n: number, m: number): boolean {
 }
 
 /** Whether output o reads input ⌊o / f⌋ for an integer factor f: nearest upsampling by whole blocks. */
-function blockFactor(a: Float64Array, n: number, m: number): number | undefined {
+export function blockFactor(a: Float64Array, n: number, m: number): number | undefined {
   if (n % m !== 0) return undefined;
   const f = n / m;
   for (let o = 0; o < n; o++) if (a[o * m + Math.floor(o / f)] !== 1) return undefined;
