@@ -7,7 +7,10 @@
  *             runs in a process of its own; their evaluations alternate one by one, so machine load
  *             weighs on both alike. Printed: median [min–max] ms of each, the ratio of medians
  *             (PyTorch / ours: above 1 is ours faster), the min–max of the per-pair ratios, the
- *             start-up (process start to warm) and the peak RSS (VmHWM) of each process.
+ *             start-up (process start to warm) and the peak RSS (VmHWM) of each process. Ours runs
+ *             as fiberscope's commands do, with the gradient and session caches (in a fresh folder):
+ *             a first process derives the graph and fills them (its peak RSS printed apart), the
+ *             measured one opens the cached graph.
  *   ndtm:     the NDTM sampler, chexpert-classifier preset (DDIM, per-timestep target) with the UNet
  *             prior and a ResNet-18 extractor at 224², K samples of one query, against a PyTorch loop
  *             (bench/pytorch/vs_pytorch.py ndtm) on the same weights, γ, learning rates and DDIM
@@ -24,6 +27,7 @@
  * FIBERSCOPE_BENCH_DIR (default bench/.pytorch, git-ignored) and are made once.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,6 +36,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cachedGradient } from '../engine/autodiff/cache.ts';
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
 import { gammaAt, learningRateAt } from '../engine/guidance/gamma.ts';
 import { sizeOf } from '../engine/guidance/objective.ts';
@@ -53,6 +58,8 @@ const { values } = parseArgs({
     // that measures the load more than the code, so both sides wait passively unless --spin, which
     // leaves each library its default (PyTorch's OpenMP then spins a short while before sleeping).
     spin: { type: 'boolean', default: false },
+    // Internal: derive and cache the gradient graph and session, print the peak RSS, exit.
+    prepare: { type: 'boolean', default: false },
     // Internal: the NDTM side's runtime without onnxruntime's memory arena.
     'no-arena': { type: 'boolean', default: false },
     runs: { type: 'string', default: '10' },
@@ -109,10 +116,24 @@ async function serveGrad(name: string): Promise<void> {
     dims: number[];
     outputDims: number[];
   };
-  const model = loadModel(join(dir, `${name}.onnx`));
-  const shapes = await resolveShapes(model, { [info.input]: info.dims }, runtime);
-  const { vjp } = await import('../engine/autodiff/vjp.ts');
-  const session = await openSession(vjp(model, { of: info.output, wrt: [info.input], shapes }), runtime, name);
+  const file = join(dir, `${name}.onnx`);
+  // As fiberscope's commands do: the derived graph and onnxruntime's optimized session of it kept in
+  // the cache folder (the --prepare process fills it), keyed by the export's bytes, so that a hit
+  // neither parses the export nor resolves its shapes.
+  const caches = engineCaches();
+  const contentId = createHash('sha256').update(readFileSync(file)).digest('hex');
+  const request = { of: info.output, wrt: info.input, inputDims: { [info.input]: info.dims } };
+  const source = await cachedGradient(caches.gradients, { contentId }, request, async () => {
+    const model = loadModel(file);
+    const shapes = await resolveShapes(model, { [info.input]: info.dims }, runtime);
+    const { vjp } = await import('../engine/autodiff/vjp.ts');
+    return vjp(model, { of: info.output, wrt: [info.input], shapes });
+  });
+  const session = await openSession(source, { ...runtime, sessionCache: caches.sessions }, name);
+  if (values.prepare) {
+    process.stdout.write(`peak ${peakRssMiB().toFixed(1)}\n`);
+    return;
+  }
   const n = sizeOf(info.dims);
   const feeds = {
     [info.input]: tensor(
@@ -185,10 +206,12 @@ interface GradientRow {
   ratios: number[];
   startup: [number, number];
   peak: [number, number];
+  /** Peak RSS of the first process, which derives the gradient graph and fills the caches. */
+  firstPeak: number;
 }
 
-async function gradient(python: string, name: string): Promise<GradientRow> {
-  const ours = Side.start('fiberscope', process.execPath, [
+async function gradient(python: string, name: string, env: NodeJS.ProcessEnv): Promise<GradientRow> {
+  const args = [
     ...process.execArgv,
     fileURLToPath(import.meta.url),
     '--serve-grad',
@@ -200,7 +223,11 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
     ...(values.spin ? ['--spin'] : []),
     '--warmup',
     values.warmup!,
-  ]);
+  ];
+  const first = spawnSync(process.execPath, [...args, '--prepare'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (first.status !== 0) throw new Error(`${name}: the preparing process exited with ${first.status}`);
+  const firstPeak = Number(/peak (\S+)/.exec(first.stdout)?.[1]);
+  const ours = Side.start('fiberscope', process.execPath, args, env);
   const [oursReady] = await ours.expect('ready');
   // Started after ours is warm, so that the two start-ups do not share the cores.
   const torch = Side.start(
@@ -219,6 +246,7 @@ async function gradient(python: string, name: string): Promise<GradientRow> {
     ratios: [],
     startup: [oursReady!, torchReady!],
     peak: [0, 0],
+    firstPeak,
   };
   for (let i = 0; i < Number(values.runs); i++) {
     // Alternating which goes first, so that neither always follows the other's cache traffic.
@@ -434,19 +462,22 @@ async function main(): Promise<void> {
   await exportsReady(python);
   const only = values.only;
   const rows: GradientRow[] = [];
+  const gradientWork = await mkdtemp(join(tmpdir(), 'fiberscope-vs-pytorch-grad-'));
+  const gradientEnv = { ...process.env, FIBERSCOPE_CACHE_DIR: gradientWork };
   for (const name of GRADIENT_SUBJECTS.filter((n) => !only || n === only)) {
-    const row = await gradient(python, name);
+    const row = await gradient(python, name, gradientEnv);
     rows.push(row);
     console.log(
       `${name.padEnd(18)} ours ${range(row.ours).padStart(18)} ms  PyTorch ${range(row.torch).padStart(18)} ms  ` +
         `PyTorch/ours ${(median(row.torch) / median(row.ours)).toFixed(2)}× [pairs ${Math.min(...row.ratios).toFixed(2)}–${Math.max(
           ...row.ratios,
         ).toFixed(2)}]  start-up ${row.startup[0].toFixed(1)} / ${row.startup[1].toFixed(1)} s  ` +
-        `peak RSS ${row.peak[0].toFixed(0)} / ${row.peak[1].toFixed(0)} MiB\n` +
+        `peak RSS ${row.peak[0].toFixed(0)} / ${row.peak[1].toFixed(0)} MiB (ours deriving: ${row.firstPeak.toFixed(0)})\n` +
         `${''.padEnd(18)} CPU ms ours ${range(row.oursCpu)}  PyTorch ${range(row.torchCpu)}  ` +
         `PyTorch/ours ${(median(row.torchCpu) / median(row.oursCpu)).toFixed(2)}×`,
     );
   }
+  await rm(gradientWork, { recursive: true, force: true });
   if (rows.length > 1) {
     const summary = (label: string, ratios: number[]) =>
       `${label} ${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;

@@ -34,22 +34,23 @@ function sourceHash(): string {
 export const GRADIENT_FILE = 'gradient.onnx';
 
 /**
- * The gradient graph for `forward` and `request` from `folder` when derived before, else derives it
- * with `derive`, stores it (initializers in a file beside it, so that models past protobuf's 2 GiB
- * fit) and returns the stored file's path, as a hit does; the model itself only where it could not be
- * stored, or with no folder (no caching).
+ * The gradient graph for `forward` (the model, or a content id of it) and `request` from `folder`
+ * when derived before, else derives it with `derive`, stores it (initializers in a file beside it,
+ * so that models past protobuf's 2 GiB fit) and returns the stored file's path, as a hit does; the
+ * model itself only where it could not be stored, or with no folder (no caching).
  */
 export async function cachedGradient(
   folder: string | undefined,
-  forward: Model,
+  forward: Model | { contentId: string },
   request: unknown,
   derive: () => Promise<Model>,
 ): Promise<Model | string> {
   if (!folder) return derive();
+  // A caller holding the forward model's bytes (a file) can key by their hash and load the model on a miss only.
   const key = createHash('sha256')
     .update(sourceHash())
     .update(JSON.stringify(request))
-    .update(encodeModel(forward))
+    .update('contentId' in forward ? `id:${forward.contentId}` : encodeModel(forward))
     .digest('hex');
   const dir = join(folder, key);
   const file = join(dir, GRADIENT_FILE);
