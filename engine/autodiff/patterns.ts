@@ -22,7 +22,8 @@ function other(n: Node, one: string): string | undefined {
   return undefined;
 }
 
-function producedBy(c: RuleContext, name: string | undefined, op: string): Node | undefined {
+/** The node producing `name` when it is a default-domain `op` node; undefined otherwise. */
+export function producedBy(c: RuleContext, name: string | undefined, op: string): Node | undefined {
   const n = name === undefined ? undefined : c.producer(name);
   return n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx') ? n : undefined;
 }

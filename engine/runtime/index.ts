@@ -253,7 +253,7 @@ async function createCached(
   folder: string,
   id: string,
 ): Promise<ort.InferenceSession> {
-  const modelId = id.startsWith('path:') ? fileModelId(source as string) : id;
+  const modelId = typeof source === 'string' ? fileModelId(source) : id;
   const entry = sessionCacheEntry(folder, modelId, options, ort.env.versions.common ?? 'unknown');
   if (existsSync(entry.file)) {
     try {

@@ -2,6 +2,7 @@ import type { Node } from '../../onnx/ir.ts';
 import { attrFloat, attrInt, attrInts, attrString } from '../../onnx/attributes.ts';
 import type { OpRule, RuleContext } from '../rule.ts';
 import { blockFactor, interpolationMatrix, resizeAdjoint } from '../interpolation.ts';
+import { producedBy } from '../patterns.ts';
 import type { AxisResize } from '../interpolation.ts';
 
 /**
@@ -60,9 +61,8 @@ function axisResizes(c: RuleContext, node: Node = c.node): Map<number, AxisResiz
  * Resize's own rule then differentiates (or refuses, with its message).
  */
 export function blockUpsampling(c: RuleContext, x: string): { input: string; factors: number[] } | undefined {
-  const node = c.producer(x);
-  if (!node || node.opType !== 'Resize' || (node.domain !== '' && node.domain !== 'ai.onnx')) return undefined;
-  if (attrString(node, 'mode', 'nearest') !== 'nearest' || !node.inputs[0]) return undefined;
+  const node = producedBy(c, x, 'Resize');
+  if (!node || attrString(node, 'mode', 'nearest') !== 'nearest' || !node.inputs[0]) return undefined;
   const factors = new Array<number>(c.rank(x)).fill(1);
   try {
     for (const [axis, r] of axisResizes(c, node)) {

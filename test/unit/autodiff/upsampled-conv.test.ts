@@ -39,11 +39,7 @@ function build(k: Case, weightsAsInput: boolean): Model {
   const inputs = [{ name: 'x', dataType: F32, shape: k.x }];
   if (weightsAsInput) inputs.push({ name: 'w', dataType: F32, shape: k.weight });
   const { m, b } = model(17, inputs, 'upsampled-conv');
-  const r = random(5);
-  const size = k.weight.reduce((p, q) => p * q, 1);
-  const w = weightsAsInput
-    ? 'w'
-    : b.constant(F32, k.weight, Array.from({ length: size }, () => r() - 0.5), 'w');
+  const w = weightsAsInput ? 'w' : b.constant(F32, k.weight, weightsFor(k), 'w');
   const resizeInputs = k.sizes
     ? ['x', '', '', b.int64s(k.sizes, 'sizes')]
     : ['x', '', b.constant(F32, [k.scales!.length], k.scales!, 'scales')];
