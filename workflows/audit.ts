@@ -138,13 +138,19 @@ function positiveInteger(name: string, v: number): number {
  * drains and the workflow continues as new with its progress, so history stays bounded.
  */
 export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResult> {
-  const known: { runId?: string } = { runId: input.state?.run.runId ?? ('resume' in input.run ? input.run.resume : input.run.runId) };
+  const known: Known = { runId: input.state?.run.runId ?? ('resume' in input.run ? input.run.resume : input.run.runId) };
   try {
     return await auditSteps(input, known);
   } catch (err) {
-    if (!(err instanceof ContinueAsNew) && known.runId !== undefined) await recordFailure(input, known.runId, err);
+    if (!(err instanceof ContinueAsNew) && known.runId !== undefined) await recordFailure(input, known.runId, known.progress, err);
     throw err;
   }
+}
+
+/** What the audit knows of itself when it ends badly: its run, and the phase it was in (a cancellation carries none). */
+interface Known {
+  runId?: string;
+  progress?: AuditProgress;
 }
 
 /**
@@ -152,10 +158,12 @@ export async function auditDatasetWorkflow(input: AuditInput): Promise<AuditResu
  * or scheduled run says why without anyone following it. Best effort: with the store down it is the
  * outage itself, and the workflow's failure stays the authority.
  */
-async function recordFailure(input: AuditInput, runId: string, err: unknown): Promise<void> {
+async function recordFailure(input: AuditInput, runId: string, progress: AuditProgress | undefined, err: unknown): Promise<void> {
   const chain = chainOf(err);
   const { kind, cause } = classifyFailure(chain);
-  const at = locateFailure(chain);
+  const located = locateFailure(chain);
+  const current = progress?.phase;
+  const at = { ...located, phase: located.phase ?? (current === undefined || current === 'done' ? undefined : current) };
   const recorder = proxyActivities<ReturnType<typeof createControlActivities>>({
     ...(input.options?.controlQueue === undefined ? {} : { taskQueue: input.options.controlQueue }),
     startToCloseTimeout: '1 minute',
@@ -165,7 +173,7 @@ async function recordFailure(input: AuditInput, runId: string, err: unknown): Pr
   await CancellationScope.nonCancellable(() => recorder.recordRunFailure(record)).catch(() => undefined);
 }
 
-async function auditSteps(input: AuditInput, known: { runId?: string }): Promise<AuditResult> {
+async function auditSteps(input: AuditInput, known: Known): Promise<AuditResult> {
   const o = { ...AUDIT_DEFAULTS, ...input.options };
   const window = positiveInteger('window', o.window);
   const perExecution = positiveInteger('shardsPerExecution', o.shardsPerExecution);
@@ -201,6 +209,7 @@ async function auditSteps(input: AuditInput, known: { runId?: string }): Promise
     activeShards: [],
     updatedAt: new Date().toISOString(),
   };
+  known.progress = progress;
   /** Stored batches of the shards in flight, keyed by first image: a retried attempt reports the same keys. */
   const active = new Map<string, { images: number; okRows: number; errorRows: number; total: number; seen: Set<number> }>();
   const changed = () => {

@@ -91,7 +91,7 @@ export async function followOnTemporal(args: Pick<AuditArgs, 'json' | 'verbose'>
   return await withClient(async (client, address) => {
     const workflowId = auditWorkflowId(args.follow);
     const handle = client.workflow.getHandle<typeof auditDatasetWorkflow>(workflowId);
-    await handle.describe().catch((err: unknown) => {
+    const described = await handle.describe().catch((err: unknown) => {
       if (err instanceof WorkflowNotFoundError) throw new InputError('follow', `no audit of run '${args.follow}' on ${address} (workflow ${workflowId})`);
       throw err;
     });
@@ -103,7 +103,7 @@ export async function followOnTemporal(args: Pick<AuditArgs, 'json' | 'verbose'>
       const submitted = await submittedAs(handle).catch(() => null);
       if (submitted === null) throw classifyTemporalFailure(err, address);
       const flags = { engine: 'temporal', out: submitted.store, verbose: args.verbose ?? false, taskQueue: submitted.taskQueue, ...(submitted.samplingQueue === undefined ? {} : { samplingQueue: submitted.samplingQueue }) };
-      return await reportRunFailure(classifyTemporalFailure(err, address), openStore(submitted.store), flags, { runId: args.follow, engine: 'temporal', workflowId });
+      return await reportRunFailure(classifyTemporalFailure(err, address), openStore(submitted.store), flags, { runId: args.follow, engine: 'temporal', workflowId, recordedSince: described.startTime });
     }
   });
 }
@@ -178,6 +178,8 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
   // The last progress seen says in which phase a failure happened (set from the follow loop).
   const seen: { last: AuditProgress | null } = { last: null };
   let submitted = false;
+  // The audit's own record of where it stopped counts only if written after this submission.
+  let since = new Date();
   try {
     const client = new Client({ connection, namespace });
     const taskQueue = args.taskQueue ?? TASK_QUEUES.control;
@@ -191,6 +193,7 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
       if (args.resume === undefined) throw new InputError('run-id', `an audit of run '${runId}' is already running (workflow ${workflowId})`);
       handle = client.workflow.getHandle(workflowId);
       submitted = true;
+      since = (await handle.describe()).startTime;
       process.stderr.write(`run ${runId}: its audit is still running; following it\n`);
     }
     if (args.detach) {
@@ -207,6 +210,7 @@ export async function submitAudit(runId: string, run: AuditInput['run'], store: 
       runId,
       engine: 'temporal',
       workflowId,
+      recordedSince: since,
       ...(seen.last !== null && seen.last.phase !== 'done' ? { phase: seen.last.phase } : {}),
     });
   } finally {

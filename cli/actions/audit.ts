@@ -10,7 +10,7 @@ import { openStore } from '../../store/objects.ts';
 import type { ObjectStore } from '../../store/objects.ts';
 import { RunFailedError } from '../../engine/errors.ts';
 import { describeRun } from '../../runs/catalogue.ts';
-import { writeRunFailure } from '../../runs/status.ts';
+import { readRunStatus, writeRunFailure } from '../../runs/status.ts';
 import { runLayout } from '../../store/layout.ts';
 import { EXIT, exitCodeFor } from '../exit.ts';
 import { describeFailure } from '../failures.ts';
@@ -164,7 +164,24 @@ async function keptOf(store: ObjectStore, runId: string, shard: string | null): 
  * the command that finishes it, recorded in the run's status.json too (when the store still answers).
  * Failures before a run exists go the plain way. Returns the exit code.
  */
-export async function reportRunFailure(err: unknown, store: ObjectStore, args: ResumeFlags, extra: { runId?: string; engine: 'local' | 'temporal'; workflowId?: string; phase?: string }): Promise<number> {
+/**
+ * Where the audit workflow recorded that it stopped (status.json), when that record is this ending's:
+ * written after `since` (the execution's start). A cancellation reaches the client bare, so only the
+ * workflow knows its phase; the command's last polled progress may lag behind it.
+ */
+async function recordedPlace(store: ObjectStore, runId: string, since: Date): Promise<{ phase?: string; shard?: string }> {
+  const read = readRunStatus(store, runId).catch(() => null);
+  const record = await Promise.race([read, new Promise<null>((r) => setTimeout(() => r(null), KEPT_TIMEOUT_MS).unref())]);
+  if (record === null || record.state !== 'failed' || record.engine !== 'temporal' || !(Date.parse(record.updatedAt) >= since.getTime())) return {};
+  return { ...(record.phase === undefined ? {} : { phase: record.phase }), ...(record.shard === undefined ? {} : { shard: record.shard }) };
+}
+
+export async function reportRunFailure(
+  err: unknown,
+  store: ObjectStore,
+  args: ResumeFlags,
+  extra: { runId?: string; engine: 'local' | 'temporal'; workflowId?: string; phase?: string; recordedSince?: Date },
+): Promise<number> {
   const plain = describeFailure(err);
   const runId = plain.runId ?? extra.runId;
   // A run that failed while being prepared may not exist: then there is nothing to finish.
@@ -172,9 +189,12 @@ export async function reportRunFailure(err: unknown, store: ObjectStore, args: R
   if (runId === undefined || !(await exists(runId))) {
     return exitCodeFor(err, { verbose: args.verbose ?? false });
   }
+  const recorded = extra.recordedSince === undefined || plain.phase !== null ? {} : await recordedPlace(store, runId, extra.recordedSince);
+  const phase = recorded.phase ?? extra.phase;
   const context: FailureContext = {
     runId,
-    ...(extra.phase === undefined ? {} : { phase: extra.phase }),
+    ...(phase === undefined ? {} : { phase }),
+    ...(recorded.shard === undefined ? {} : { shard: recorded.shard }),
     kept: await keptOf(store, runId, plain.shard),
     resume: resumeCommand(runId, args, args.out),
   };
