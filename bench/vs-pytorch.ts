@@ -14,8 +14,10 @@
  *   ndtm:     the NDTM sampler, chexpert-classifier preset (DDIM, per-timestep target) with the UNet
  *             prior and a ResNet-18 extractor at 224², K samples of one query, against a PyTorch loop
  *             (bench/pytorch/vs_pytorch.py ndtm) on the same weights, γ, learning rates and DDIM
- *             coefficients. Ours runs three times (a first run with an empty cache, a second one, a
- *             third without onnxruntime's memory arena), PyTorch once; printed: start-up (process
+ *             coefficients. Ours runs three times (a first run with an empty cache, a run without
+ *             onnxruntime's memory arena, then a second run with the cache in lockstep with PyTorch's:
+ *             the two processes take turns step by step, the side going first alternating, so that
+ *             machine load weighs on both alike; waits are not counted); printed: start-up (process
  *             start until the first step can begin: models loaded, graphs derived or read from the
  *             cache, sessions made; nothing evaluated on either side), median [min–max] and first
  *             guided-step time, whole-run time (first evaluations included), peak RSS.
@@ -71,6 +73,8 @@ const { values } = parseArgs({
     // Internal: this file as one side of a measurement.
     'serve-grad': { type: 'string' },
     'serve-ndtm': { type: 'string' },
+    // Internal: the NDTM side takes each step on a 'go' line (see ndtm()).
+    lockstep: { type: 'boolean', default: false },
   },
 });
 const threads = Number(values.threads);
@@ -186,6 +190,20 @@ class Side {
     this.child.stdin.write('run\n');
     const [wall, cpu] = await this.expect('ms');
     return [wall!, cpu!];
+  }
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+  /** The JSON object of the next line that holds one (a side's result). */
+  async json<T>(): Promise<T> {
+    for (;;) {
+      const next = await this.lines.next();
+      if (next.done) throw new Error(`${this.label}: exited before its result`);
+      if (next.value.startsWith('{')) {
+        this.child.stdin.end();
+        return JSON.parse(next.value) as T;
+      }
+    }
   }
   async quit(): Promise<number> {
     this.child.stdin.write('quit\n');
@@ -355,6 +373,20 @@ async function serveNdtm(): Promise<void> {
   const steps: number[] = [];
   const guided: number[] = [];
   const runPlan = plan(objective);
+  // In lockstep each step starts on a 'go' line, so that the driver alternates the two sides step by
+  // step; the time spent waiting for it is left out of the run.
+  const lines = values.lockstep ? createInterface({ input: process.stdin })[Symbol.asyncIterator]() : null;
+  let waited = 0;
+  const go = async (): Promise<void> => {
+    if (!lines) return;
+    const t = performance.now();
+    process.stdout.write('wait\n');
+    const next = await lines.next();
+    if (next.done || next.value !== 'go') throw new Error(`lockstep: expected 'go', got ${next.done ? 'end of input' : next.value}`);
+    waited += performance.now() - t;
+  };
+  await go();
+  waited = 0;
   let last = performance.now();
   const t0 = last;
   const r = await sampleFiber(
@@ -362,18 +394,19 @@ async function serveNdtm(): Promise<void> {
     [{ imageId: 'query', image: queryImage(D), sampleIndices: Array.from({ length: K }, (_, i) => i) }],
     options,
     {
-      onStep: (done) => {
-        const now = performance.now();
-        const s = (now - last) / 1000;
+      onStep: async (done, total) => {
+        const s = (performance.now() - last) / 1000;
         steps.push(s);
         if (runPlan.steps[done - 1]!.gamma > 0) guided.push(s);
-        last = now;
+        if (lines) process.stdout.write(`step ${(1000 * s).toFixed(1)}\n`);
+        if (done < total) await go();
+        last = performance.now();
       },
     },
   );
   const result: NdtmResult = {
     startup,
-    run: (performance.now() - t0) / 1000,
+    run: (performance.now() - t0 - waited) / 1000,
     steps,
     guided,
     peakMiB: peakRssMiB(),
@@ -386,6 +419,28 @@ function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = proce
   const child = spawnSync(command, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
   if (child.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${child.status}`);
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as NdtmResult;
+}
+
+type Command = [string, string[], NodeJS.ProcessEnv];
+
+/** Runs two NDTM sides step by step: each waits ('wait') for a 'go' per step and reports 'step ms'. */
+async function lockstep(a: Command, b: Command, steps: number): Promise<[NdtmResult, NdtmResult]> {
+  const sides: Side[] = [];
+  // Started one after the other, so that the two start-ups do not share the cores.
+  for (const [label, [command, args, env]] of [['fiberscope', a], ['pytorch', b]] as const) {
+    const side = Side.start(label, command, args, env);
+    await side.expect('wait');
+    sides.push(side);
+  }
+  for (let i = 0; i < steps; i++) {
+    for (const side of i % 2 ? [...sides].reverse() : sides) {
+      side.send('go');
+      await side.expect('step');
+      if (i < steps - 1) await side.expect('wait');
+    }
+  }
+  const results = await Promise.all(sides.map((side) => side.json<NdtmResult>()));
+  return [results[0]!, results[1]!];
 }
 
 async function ndtm(python: string): Promise<void> {
@@ -409,9 +464,14 @@ async function ndtm(python: string): Promise<void> {
       values['inner-steps']!,
     ];
     const first = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
-    const second = runJson(process.execPath, [...args, ...pass, '--k', values.k!], env);
     const noArena = runJson(process.execPath, [...args, ...pass, '--k', values.k!, '--no-arena'], env);
-    const torch = runJson(python, [script, 'ndtm', dir, planFile, ...torchDevice], torchEnv);
+    // The second run and PyTorch's in lockstep, step by step, the side going first alternating:
+    // machine load then weighs on both alike, as on the gradient side.
+    const [second, torch] = await lockstep(
+      [process.execPath, [...args, ...pass, '--k', values.k!, '--lockstep'], env],
+      [python, [script, 'ndtm', dir, planFile, ...torchDevice, '--lockstep'], torchEnv],
+      p.steps.length,
+    );
     const guidedSteps = p.steps.filter((s) => s.gamma > 0).length;
     console.log(
       `\nNDTM: chexpert-classifier preset, n=${p.steps.length} (${guidedSteps} guided) N=${p.innerSteps} K=${p.k}, ` +

@@ -2,7 +2,7 @@
 
   python bench/pytorch/vs_pytorch.py export DIR        # ONNX exports + weights + NDTM bundles into DIR
   python bench/pytorch/vs_pytorch.py serve-grad DIR NAME --threads 2
-  python bench/pytorch/vs_pytorch.py ndtm DIR PLAN.json --threads 2
+  python bench/pytorch/vs_pytorch.py ndtm DIR PLAN.json [--lockstep] --threads 2
   (--device cuda: on the GPU; every timed evaluation ends with torch.cuda.synchronize())
 
 serve-grad answers a line protocol on stdin/stdout, so that the benchmark can alternate one
@@ -290,8 +290,12 @@ def serve_grad(out, name, warmup):
     print(f'peak {peak_mib():.1f}', flush=True)
 
 
-def ndtm(out, plan_file):
-    """The NDTM loop (METHOD §4) with the plan's per-step γ, learning rate and DDIM coefficients."""
+def ndtm(out, plan_file, lockstep=False):
+    """The NDTM loop (METHOD §4) with the plan's per-step γ, learning rate and DDIM coefficients.
+
+    With lockstep, each step waits for a 'go' line on stdin (after printing 'wait') and reports
+    'step ms', so that the benchmark alternates it with fiberscope's side; waits are not counted.
+    """
     with open(plan_file) as f:
         plan = json.load(f)
     K, N, D = plan['k'], plan['innerSteps'], [1, 64, 64]
@@ -311,8 +315,25 @@ def ndtm(out, plan_file):
     startup = time.perf_counter() - T0
     step_seconds = []
     guided_seconds = []
+    waited = 0.0
+
+    def go():
+        nonlocal waited
+        if not lockstep:
+            return
+        t = time.perf_counter()
+        print('wait', flush=True)
+        line = sys.stdin.readline().strip()
+        if line != 'go':
+            sys.exit(f"lockstep: expected 'go', got {line!r}")
+        waited += time.perf_counter() - t
+
+    go()
+    waited = 0.0
     t_run = time.perf_counter()
-    for step in plan['steps']:
+    for i, step in enumerate(plan['steps']):
+        if i > 0:
+            go()
         t_step = time.perf_counter()
         t = torch.full([K], step['t'], dtype=torch.int64, device=DEVICE)
         a, s = math.sqrt(step['alphaBar']), math.sqrt(1 - step['alphaBar'])
@@ -347,7 +368,9 @@ def ndtm(out, plan_file):
         step_seconds.append(dt)
         if gamma > 0:
             guided_seconds.append(dt)
-    run = time.perf_counter() - t_run
+        if lockstep:
+            print(f'step {1000 * dt:.1f}', flush=True)
+    run = time.perf_counter() - t_run - waited
     with torch.no_grad():
         final = phi(preprocess(x))
     print(json.dumps({
@@ -378,8 +401,8 @@ def main():
         export(args[1])
     elif args[:1] == ['serve-grad'] and len(args) == 3:
         serve_grad(args[1], args[2], warmup)
-    elif args[:1] == ['ndtm'] and len(args) == 3:
-        ndtm(args[1], args[2])
+    elif args[:1] == ['ndtm'] and len(args) in (3, 4) and args[3:] in ([], ['--lockstep']):
+        ndtm(args[1], args[2], lockstep=args[3:] == ['--lockstep'])
     else:
         sys.exit(__doc__)
 
