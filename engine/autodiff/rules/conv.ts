@@ -195,8 +195,7 @@ function phaseForward(
  * y = conv(x, w) + b, any spatial rank, groups (depthwise too), strides, dilations, pads and
  * auto_pad. dx is a Conv of dy with the adjoint weights where every stride is 1 and the padding
  * it needs is not negative (about 2× faster than ConvTranspose on onnxruntime), folded with the
- * adjoint of a nearest block upsampling that produced x (upsampledAdjoint; the forward Conv then
- * becomes phase Convs of the small map, phaseForward), else a
+ * adjoint of a nearest block upsampling that produced x (upsampledAdjoint), else a
  * ConvTranspose with output_padding restoring x's exact size. db sums dy over batch and space.
  * Weights are constants in fiberscope's graphs; a gradient with respect to them is refused.
  */
