@@ -22,12 +22,6 @@ export interface RuleContext {
    * node itself, so that the backward reads what the forward pass computes anyway.
    */
   forwardOutput(i: number): string;
-  /**
-   * Replaces the forward node in the gradient graph, at its place, by the nodes `emit` adds with
-   * `b` (a cheaper form the rule knows to be exact); they may read only tensors computed before the
-   * node, and must write its outputs. Nodes left without readers are pruned.
-   */
-  replaceForward(emit: () => void): void;
   /** The forward node producing a tensor (undefined for inputs, initializers and absent names). */
   producer(name: string): Node | undefined;
   readonly inputCount: number;

@@ -164,15 +164,6 @@ export function vjp(given: Model, options: VjpOptions): Model {
         copy.outputs[i] = name;
         return name;
       },
-      replaceForward: (emit) => {
-        const nodes = out.graph.nodes;
-        const from = nodes.length;
-        emit();
-        const added = nodes.splice(from);
-        const missing = n.outputs.filter((o) => o && !added.some((a) => a.outputs.includes(o)));
-        if (missing.length > 0) throw new Error(`${nodeLabel(n)}: its replacement does not write ${missing.join(', ')}`);
-        nodes.splice(nodes.indexOf(copies.get(n)!), 1, ...added);
-      },
       producer: (name) => producers.get(name),
       inputCount: n.inputs.length,
       outputCount: n.outputs.length,
