@@ -6,6 +6,7 @@ import { checkTopology, sortTopologically } from '../onnx/topology.ts';
 import { DataType, cloneModel, defaultOpset, isFloat, makeTensor, tensorValues } from '../onnx/ir.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
 import { foldShapeValues } from './fold.ts';
+import { narrowRows } from './narrow.ts';
 import { NO_GRADIENT_OPS } from './nograd.ts';
 import { inferRanks } from './ranks.ts';
 import { findRule, supportedOps } from './registry.ts';
@@ -51,6 +52,9 @@ function nodeLabel(n: Node): string {
  * the `alsoOutput` tensors, and `d_<x>` for each x in wrt.
  * Only nodes between `of` and the wrt inputs are differentiated; weights get no gradient work.
  */
+/** Models narrowRows made, so that vjp narrows once. */
+const narrowedModels = new WeakSet<Model>();
+
 export function vjp(given: Model, options: VjpOptions): Model {
   // The sweeps below walk the node list and need every producer before its readers.
   const model = { ...given, graph: { ...given.graph, nodes: sortTopologically(given.graph) } };
@@ -75,6 +79,14 @@ export function vjp(given: Model, options: VjpOptions): Model {
   const constants = constantTensors(model);
   // Sizes, pads and shapes computed from static shapes in the graph are constants to the rules.
   foldShapeValues(model, (name) => shapes.get(name)?.dims, constants);
+  // One row of a tensor read (a ViT's class token): what feeds only that row is computed on it alone.
+  if (!narrowedModels.has(given)) {
+    const rows = narrowRows(model, shapes, constants, new Set([of, ...wrt, ...(options.alsoOutput ?? [])]));
+    if (rows) {
+      narrowedModels.add(rows.model);
+      return vjp(rows.model, { ...options, shapes: rows.shapes });
+    }
+  }
   const ranks = inferRanks(model, knownRanks, constants);
   const declaredTypes = new Map<string, number>();
   for (const v of [...g.valueInfo, ...g.outputs, ...g.inputs]) if (v.dataType) declaredTypes.set(v.name, v.dataType);
