@@ -108,7 +108,8 @@ export function narrowRows(
       const axis = wholeRowAxis(out, readers.get(out) ?? [], demands);
       if (axis === undefined) continue;
       const axes = inputAxes(n, axis, dims, constants, opset);
-      if (!axes) continue;
+      // Every input cut to the row needs its static shape (the row's shape is written out).
+      if (!axes || n.inputs.some((x, k) => x && typeof axes[k] === 'number' && !dims(x))) continue;
       narrowed.set(n, axis);
       n.inputs.forEach((x, k) => {
         const ax = axes[k];
