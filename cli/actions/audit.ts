@@ -147,6 +147,11 @@ export function resumeCommand(runId: string, args: ResumeFlags, store: string): 
 /** How long the failure message waits for the store to say what it kept (it may be the thing that is down). */
 const KEPT_TIMEOUT_MS = 5000;
 
+/** What `work` gives, or `fallback` once the store has had KEPT_TIMEOUT_MS to answer. */
+async function withinStoreTimeout<T>(work: Promise<T>, fallback: T): Promise<T> {
+  return await Promise.race([work, new Promise<T>((r) => setTimeout(() => r(fallback), KEPT_TIMEOUT_MS).unref())]);
+}
+
 /** Shards finished and, in `shard`, batches finished: what a resume will not sample again. */
 async function keptOf(store: ObjectStore, runId: string, shard: string | null): Promise<string> {
   const layout = runLayout(runId);
@@ -155,8 +160,21 @@ async function keptOf(store: ObjectStore, runId: string, shard: string | null): 
     const batches = shard === null ? 0 : (await store.list(layout.shardParts(shard))).filter((k) => k.endsWith('.json')).length;
     return `${shardsDone} of ${shardsTotal} shards done${shard === null ? '' : `, ${batches} batches of ${shard}`}; nothing written is lost`;
   };
-  const timeout = new Promise<string>((r) => setTimeout(() => r('the store did not answer, so what it holds was not counted; nothing written is lost'), KEPT_TIMEOUT_MS).unref());
-  return await Promise.race([look().catch(() => 'the store could not be read to count what it holds; nothing written is lost'), timeout]);
+  return await withinStoreTimeout(
+    look().catch(() => 'the store could not be read to count what it holds; nothing written is lost'),
+    'the store did not answer, so what it holds was not counted; nothing written is lost',
+  );
+}
+
+/**
+ * Where the audit workflow recorded that it stopped (status.json), when that record is this ending's:
+ * written after `since` (the execution's start). A cancellation reaches the client bare, so only the
+ * workflow knows its phase; the command's last polled progress may lag behind it.
+ */
+async function recordedPlace(store: ObjectStore, runId: string, since: Date): Promise<{ phase?: string; shard?: string }> {
+  const record = await withinStoreTimeout(readRunStatus(store, runId).catch(() => null), null);
+  if (record === null || record.state !== 'failed' || record.engine !== 'temporal' || !(Date.parse(record.updatedAt) >= since.getTime())) return {};
+  return { ...(record.phase === undefined ? {} : { phase: record.phase }), ...(record.shard === undefined ? {} : { shard: record.shard }) };
 }
 
 /**
@@ -164,18 +182,6 @@ async function keptOf(store: ObjectStore, runId: string, shard: string | null): 
  * the command that finishes it, recorded in the run's status.json too (when the store still answers).
  * Failures before a run exists go the plain way. Returns the exit code.
  */
-/**
- * Where the audit workflow recorded that it stopped (status.json), when that record is this ending's:
- * written after `since` (the execution's start). A cancellation reaches the client bare, so only the
- * workflow knows its phase; the command's last polled progress may lag behind it.
- */
-async function recordedPlace(store: ObjectStore, runId: string, since: Date): Promise<{ phase?: string; shard?: string }> {
-  const read = readRunStatus(store, runId).catch(() => null);
-  const record = await Promise.race([read, new Promise<null>((r) => setTimeout(() => r(null), KEPT_TIMEOUT_MS).unref())]);
-  if (record === null || record.state !== 'failed' || record.engine !== 'temporal' || !(Date.parse(record.updatedAt) >= since.getTime())) return {};
-  return { ...(record.phase === undefined ? {} : { phase: record.phase }), ...(record.shard === undefined ? {} : { shard: record.shard }) };
-}
-
 export async function reportRunFailure(
   err: unknown,
   store: ObjectStore,
@@ -209,7 +215,7 @@ export async function reportRunFailure(
     kind: failure.kind,
     message: failure.cause,
   }).catch(() => undefined);
-  await Promise.race([put, new Promise((r) => setTimeout(r, KEPT_TIMEOUT_MS).unref())]);
+  await withinStoreTimeout(put, undefined);
   return exitCodeFor(err, { verbose: args.verbose ?? false, context });
 }
 

@@ -1,6 +1,6 @@
 import { attrInt, attrInts } from '../onnx/attributes.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
-import { DataType, numel, tensorValues } from '../onnx/ir.ts';
+import { DataType, defaultOpset, numel, tensorValues } from '../onnx/ir.ts';
 import type { Model, Node, Tensor } from '../onnx/ir.ts';
 
 export interface RowShape {
@@ -65,7 +65,7 @@ export function narrowRows(
   keep: ReadonlySet<string>,
 ): { model: Model; shapes: Map<string, RowShape> } | undefined {
   const nodes = model.graph.nodes;
-  const opset = model.opsets[''] ?? model.opsets['ai.onnx'] ?? 0;
+  const opset = defaultOpset(model);
   const dims = (name: string) => shapes.get(name)?.dims;
   const outputs = new Set([...model.graph.outputs.map((v) => v.name), ...keep]);
   // Readers among the nodes that something asked for depends on (a dead reader reads nothing).
@@ -85,8 +85,8 @@ export function narrowRows(
   }
   /** Per tensor, the narrowed readers and the axis each takes the row on. */
   let demands = new Map<string, Map<Node, number>>();
-  /** Narrowed nodes and the axis of their output. */
-  let narrowed = new Map<Node, number>();
+  /** Narrowed nodes: the axis of their output, and of each input cut to the row (null: read whole). */
+  let narrowed = new Map<Node, { axis: number; axes: (number | null)[] }>();
   let seed: Selection | undefined;
   // The last single-row selection that has something to narrow above it.
   for (let at = nodes.length - 1; at >= 0 && narrowed.size === 0; at--) {
@@ -103,17 +103,16 @@ export function narrowRows(
     for (let i = at - 1; i >= 0; i--) {
       const n = nodes[i]!;
       const out = n.outputs[0];
-      if (!out || n.outputs.slice(1).some(Boolean) || outputs.has(out) || (n.domain !== '' && n.domain !== 'ai.onnx'))
-        continue;
+      if (!out || n.outputs.slice(1).some(Boolean) || outputs.has(out) || !standard(n)) continue;
       const axis = wholeRowAxis(out, readers.get(out) ?? [], demands);
       if (axis === undefined) continue;
       const axes = inputAxes(n, axis, dims, constants, opset);
       // Every input cut to the row needs its static shape (the row's shape is written out).
       if (!axes || n.inputs.some((x, k) => x && typeof axes[k] === 'number' && !dims(x))) continue;
-      narrowed.set(n, axis);
+      narrowed.set(n, { axis, axes });
       n.inputs.forEach((x, k) => {
         const ax = axes[k];
-        if (x && ax !== undefined && ax !== null) demand(x, n, ax);
+        if (x && typeof ax === 'number') demand(x, n, ax);
       });
     }
   }
@@ -130,7 +129,7 @@ export function narrowRows(
   const one = (name: string, axis: number): number[] => dims(name)!.map((d, i) => (i === axis ? 1 : d));
   const rowOf = (x: string, axis: number): string => {
     const producer = producers.get(x);
-    if (producer && narrowed.get(producer) === axis) return rowName.get(x)!;
+    if (producer && narrowed.get(producer)?.axis === axis) return rowName.get(x)!;
     const key = `${x}|${axis}`;
     let s = slices.get(key);
     if (!s) {
@@ -141,10 +140,13 @@ export function narrowRows(
     return s;
   };
   for (const n of nodes.slice(0, seedAt)) {
-    const axis = narrowed.get(n);
-    if (axis === undefined) continue;
-    const axes = inputAxes(n, axis, dims, constants, opset)!;
-    const inputs = n.inputs.map((x, k) => (x && axes[k] !== undefined && axes[k] !== null ? rowOf(x, axes[k]!) : x));
+    const plan = narrowed.get(n);
+    if (!plan) continue;
+    const { axis, axes } = plan;
+    const inputs = n.inputs.map((x, k) => {
+      const ax = axes[k];
+      return x && typeof ax === 'number' ? rowOf(x, ax) : x;
+    });
     const o = n.outputs[0]!;
     if (n.opType === 'Reshape') inputs[1] = b.int64s(one(o, axis), 'shape');
     const name = b.fresh(`${o}_row`);
@@ -160,6 +162,8 @@ export function narrowRows(
   out.graph.nodes = [...nodes.slice(0, seedAt), ...emitted, ...nodes.slice(seedAt + 1)];
   return { model: out, shapes: extended };
 }
+
+const standard = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
 
 /** The axis every reader of `x` takes one row on, when all of them are narrowed alike; else undefined. */
 function wholeRowAxis(
@@ -184,7 +188,7 @@ function selection(
   dims: (name: string) => number[] | undefined,
   constants: ReadonlyMap<string, Tensor>,
 ): Selection | undefined {
-  if ((n.domain !== '' && n.domain !== 'ai.onnx') || !n.inputs[0]) return undefined;
+  if (!standard(n) || !n.inputs[0]) return undefined;
   const d = dims(n.inputs[0]);
   if (!d) return undefined;
   const norm = (a: number) => (a < 0 ? a + d.length : a);

@@ -46,15 +46,15 @@ function nodeLabel(n: Node): string {
   return n.name ? `node '${n.name}'` : `a node producing '${n.outputs[0] ?? '?'}'`;
 }
 
+/** Models narrowRows made, so that vjp narrows once. */
+const narrowedModels = new WeakSet<Model>();
+
 /**
  * Reverse-mode transform. Returns a model whose inputs are the original inputs plus `d_<of>`
  * (the cotangent, shaped like `of`; absent with cotangent 'ones') and whose outputs are `<of>`,
  * the `alsoOutput` tensors, and `d_<x>` for each x in wrt.
  * Only nodes between `of` and the wrt inputs are differentiated; weights get no gradient work.
  */
-/** Models narrowRows made, so that vjp narrows once. */
-const narrowedModels = new WeakSet<Model>();
-
 export function vjp(given: Model, options: VjpOptions): Model {
   // The sweeps below walk the node list and need every producer before its readers.
   const model = { ...given, graph: { ...given.graph, nodes: sortTopologically(given.graph) } };
