@@ -1,3 +1,4 @@
+import type { Attrs } from '../onnx/attributes.ts';
 import type { GraphBuilder } from '../onnx/builder.ts';
 import type { Node } from '../onnx/ir.ts';
 
@@ -22,6 +23,13 @@ export interface RuleContext {
    * node itself, so that the backward reads what the forward pass computes anyway.
    */
   forwardOutput(i: number): string;
+  /**
+   * Has the gradient graph compute this node's outputs with another default-domain op that
+   * computes the same outputs plus more (an InstanceNormalization as a LayerNormalization that
+   * also returns its statistics); returns every output's name, the node's own first. The model's
+   * node is left as it is; its inputs must already exist in the graph (its own, or constants).
+   */
+  restateForward(opType: string, inputs: readonly string[], attrs: Attrs, outputs: number): string[];
   /** The forward node producing a tensor (undefined for inputs, initializers and absent names). */
   producer(name: string): Node | undefined;
   readonly inputCount: number;

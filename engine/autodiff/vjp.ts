@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { attrFloat, attrInt, attrInts, attrString, attrTensor } from '../onnx/attributes.ts';
+import { attrFloat, attrInt, attrInts, attrString, attrTensor, makeAttributes } from '../onnx/attributes.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { pruneModel } from '../onnx/compose.ts';
 import { checkTopology, sortTopologically } from '../onnx/topology.ts';
@@ -175,6 +175,18 @@ export function vjp(given: Model, options: VjpOptions): Model {
         const name = b.fresh(`${n.outputs[0] || n.opType}_output${i}`);
         copy.outputs[i] = name;
         return name;
+      },
+      restateForward: (opType, inputs, attrs, outputs) => {
+        const copy = copies.get(n)!;
+        if (outputs < copy.outputs.length)
+          throw new Error(`internal: ${opType} restates ${n.opType} with fewer outputs`);
+        copy.opType = opType;
+        copy.domain = '';
+        copy.inputs = [...inputs];
+        copy.attributes = makeAttributes(attrs);
+        while (copy.outputs.length < outputs)
+          copy.outputs.push(b.fresh(`${n.outputs[0] || opType}_output${copy.outputs.length}`));
+        return [...copy.outputs];
       },
       producer: (name) => producers.get(name),
       inputCount: n.inputs.length,

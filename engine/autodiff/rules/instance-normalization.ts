@@ -1,3 +1,5 @@
+import { float } from '../../onnx/attributes.ts';
+import { DataType } from '../../onnx/ir.ts';
 import { perChannel, standardize, standardizeVjp, trailingAxes } from '../reduction.ts';
 import type { OpRule, RuleContext } from '../rule.ts';
 
@@ -8,11 +10,33 @@ function constantly(c: RuleContext, name: string, v: number): boolean {
 }
 
 /**
+ * The inverse standard deviation of a plain InstanceNormalization's groups, read from the forward
+ * pass: from opset 17 the node is computed as a LayerNormalization over the same axes (from 2 on),
+ * unit scale, which returns InvStdDev beside Y. Recomputing it costs four passes over x (mean,
+ * centring, square, mean), and onnxruntime's LayerNormalization is faster than its
+ * InstanceNormalization besides. Needs float32 (LayerNormalization keeps its statistics in float)
+ * and static spatial dims (for the scale).
+ */
+function forwardRstd(c: RuleContext, x: string, epsilon: number): string | undefined {
+  const dims = c.shape(x);
+  if (c.opset < 17 || c.dtype(x) !== DataType.float32 || !dims || dims.length < 3) return undefined;
+  const spatial = dims.slice(2);
+  const ones = c.b.constant(
+    DataType.float32,
+    spatial,
+    new Float32Array(spatial.reduce((p, q) => p * q, 1)).fill(1),
+    'ones',
+  );
+  const outputs = c.restateForward('LayerNormalization', [x, ones], { axis: 2, epsilon: float(epsilon) }, 3);
+  return outputs[2];
+}
+
+/**
  * y = x̂ scale[c] + B[c], x̂ standardised per sample and channel over the spatial axes of
  * [N, C, ...]: dx = standardizeVjp(dy scale), dscale = Σ dy x̂, dB = Σ dy over N and space.
  * Exports write GroupNorm as a reshape around an InstanceNormalization with constant ones and
  * zeros (the affine part follows as Mul and Add): there x̂ is y itself and dy needs no scaling,
- * two passes fewer.
+ * two passes fewer, and the statistics come from the forward pass (forwardRstd) where they can.
  */
 export const instanceNormalization: OpRule = {
   op: 'InstanceNormalization',
@@ -29,7 +53,10 @@ export const instanceNormalization: OpRule = {
         const unitScale = !c.needs(1) && constantly(c, scale, 1);
         const plain = unitScale && !c.needs(2) && constantly(c, bias, 0);
         const epsilon = c.float('epsilon', 1e-5);
-        const { xhat, rstd } = standardize(c, x, spatial, epsilon, plain ? c.output(0) : undefined);
+        const stored = plain ? forwardRstd(c, x, epsilon) : undefined;
+        const { xhat, rstd } = stored
+          ? { xhat: c.output(0), rstd: stored }
+          : standardize(c, x, spatial, epsilon, plain ? c.output(0) : undefined);
         if (c.needs(0)) {
           const g = unitScale ? dy : b.op('Mul', [dy, perChannel(c, scale, rank)]);
           c.setDx(0, standardizeVjp(c, g, xhat, rstd, spatial));

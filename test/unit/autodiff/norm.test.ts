@@ -151,9 +151,9 @@ test('decomposed LayerNorm (opsets 11 and 18) differentiates like the fused op',
  * (Reshape to [N, G, -1], InstanceNormalization with unit scale, Reshape back, Mul, Add), or as
  * GroupNormalization-21.
  */
-function groupNormModel(decomposed: boolean): Model {
+function groupNormModel(decomposed: boolean, opset = decomposed ? 13 : 21): Model {
   const F32 = DataType.float32;
-  const { m, b } = model(decomposed ? 13 : 21, [{ name: 'x', dataType: F32, shape: [2, 8, 3, 3] }]);
+  const { m, b } = model(opset, [{ name: 'x', dataType: F32, shape: [2, 8, 3, 3] }]);
   const weight = values(8, 7);
   const bias = values(8, 8);
   let y: string;
@@ -179,18 +179,31 @@ function groupNormModel(decomposed: boolean): Model {
 test('decomposed GroupNorm (Reshape, InstanceNormalization, Reshape, Mul, Add) differentiates like the fused op', async (t) => {
   const x = tensor('float32', [2, 8, 3, 3], values(144, 3));
   const dy = tensor('float32', [2, 8, 3, 3], values(144, 4));
-  const grads: number[][] = [];
-  for (const decomposed of [true, false]) {
-    const m = groupNormModel(decomposed);
+  const grads = new Map<string, number[]>();
+  // Opset 13 recomputes the statistics; from 17 the forward pass returns them (a LayerNormalization).
+  for (const [label, m] of [
+    ['fused', groupNormModel(false)],
+    ['decomposed opset 13', groupNormModel(true, 13)],
+    ['decomposed opset 17', groupNormModel(true, 17)],
+  ] as const) {
     const g = vjp(m, { of: 'y', wrt: ['x'], shapes: await resolveShapes(m, {}) });
-    grads.push(await gradient(g, { x, d_y: dy }, 'x'));
+    const ops = new Set(g.graph.nodes.map((n) => n.opType));
+    if (label === 'decomposed opset 17') assert.ok(ops.has('LayerNormalization') && !ops.has('InstanceNormalization'));
+    if (label === 'decomposed opset 13') assert.ok(ops.has('InstanceNormalization'));
+    const out = await (await openSession(g)).run({ x, d_y: dy });
+    grads.set(label, Array.from(out['d_x']!.data as Float32Array));
+    // The forward output of the gradient graph is the model's own.
+    const y = Array.from((await (await openSession(m)).run({ x }))['y']!.data as Float32Array);
+    assert.ok(maxAbsDiff(Array.from(out['y']!.data as Float32Array), y) < 1e-5, `${label}: forward output differs`);
     const r = await directionalCheck(m, { of: 'y', wrt: ['x'], feeds: { x }, gradientModel: g, step: 1e-2 });
-    assert.ok(r.relError < 1e-3, `${decomposed ? 'decomposed' : 'fused'}: directional rel error ${r.relError}`);
-    t.diagnostic(`${decomposed ? 'decomposed' : 'fused'}: directional ${r.relError.toExponential(1)}`);
+    assert.ok(r.relError < 1e-3, `${label}: directional rel error ${r.relError}`);
+    t.diagnostic(`${label}: directional ${r.relError.toExponential(1)}`);
   }
-  const diff = maxAbsDiff(grads[0]!, grads[1]!);
-  assert.ok(diff < 1e-4, `max |decomposed - fused| = ${diff}`);
-  t.diagnostic(`|decomposed - fused| ${diff.toExponential(1)}`);
+  for (const label of ['decomposed opset 13', 'decomposed opset 17']) {
+    const diff = maxAbsDiff(grads.get(label)!, grads.get('fused')!);
+    assert.ok(diff < 1e-4, `${label}: max |decomposed - fused| = ${diff}`);
+    t.diagnostic(`${label}: |decomposed - fused| ${diff.toExponential(1)}`);
+  }
 });
 
 test('LayerNormalization and Softmax differentiate without static shapes (negative axes)', async () => {
