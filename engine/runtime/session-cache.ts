@@ -5,10 +5,16 @@ import { dirname, join, resolve } from 'node:path';
 
 /**
  * onnxruntime's own optimized form of a model kept on disk, so that a second process opens its
- * session without graph optimization or weight pre-packing: the graph after level-`all`
- * optimization, saved with its pre-packed constant weights beside it, and loaded back with
- * optimization off. On the NDTM cost gradient (UNet + ResNet-18, 114 MB of weights) session
- * creation drops from 0.5–0.85 s to 0.19–0.23 s, with equal outputs and run time.
+ * session without graph optimization: the graph after level-`all` optimization, saved with its
+ * weights beside it, and loaded back with optimization off. On the NDTM cost gradient (UNet +
+ * ResNet-18, 114 MB of weights) session creation drops from 0.5–0.85 s to 0.19–0.23 s, with equal
+ * outputs and run time.
+ *
+ * Pre-packed weights are not saved (format 2): a ConvNeXt-T saved with them
+ * (save_external_prepacked_constant_initializers) crashed the process on its first run after
+ * reloading (a general protection fault in onnxruntime, on an AVX-512 machine), and they brought
+ * no measurable start-up time (session creation 118 ms either way for the NDTM cost gradient,
+ * 28–29 ms for a UNet's); entries of format 1 are never read.
  *
  * What is saved holds onnxruntime-specific operators and weight layouts chosen for this CPU, so an
  * entry is keyed by the model's content, every session option, the onnxruntime version and the
@@ -17,6 +23,8 @@ import { dirname, join, resolve } from 'node:path';
  */
 
 export const SESSION_FILE = 'session.onnx';
+/** What an entry holds; part of its key, so that entries of an older format are not read. */
+export const SESSION_CACHE_FORMAT = 2;
 /** Entries kept; the least recently used beyond this are removed when a new one is written. */
 export const SESSION_CACHE_ENTRIES = 16;
 
@@ -60,9 +68,14 @@ export interface SessionCacheEntry {
 }
 
 /** Where the optimized form of the model with content id `modelId` under `settings` lives. */
-export function sessionCacheEntry(folder: string, modelId: string, settings: unknown, ortVersion: string): SessionCacheEntry {
+export function sessionCacheEntry(
+  folder: string,
+  modelId: string,
+  settings: unknown,
+  ortVersion: string,
+): SessionCacheEntry {
   const key = createHash('sha256')
-    .update(JSON.stringify({ ortVersion, settings, cpu: cpuIdentity() }))
+    .update(JSON.stringify({ format: SESSION_CACHE_FORMAT, ortVersion, settings, cpu: cpuIdentity() }))
     .update(modelId)
     .digest('hex');
   const dir = join(folder, key);
@@ -88,13 +101,12 @@ export function partialEntry(entry: SessionCacheEntry): SessionCacheEntry {
 
 /**
  * The session config entries that make onnxruntime save its optimized graph to `partial.file`,
- * with the weights (pre-packed ones included) in a file beside it.
+ * with the weights in a file beside it (not pre-packed: see above).
  */
 export function saveEntries(): Record<string, string> {
   return {
     optimized_model_external_initializers_file_name: `${SESSION_FILE}.data`,
     optimized_model_external_initializers_min_size_in_bytes: '1024',
-    save_external_prepacked_constant_initializers: '1',
   };
 }
 

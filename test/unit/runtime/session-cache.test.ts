@@ -128,3 +128,25 @@ test(`a session cache keeps its ${SESSION_CACHE_ENTRIES} most recently used entr
     assert.equal(after.filter((k) => !before.has(k)).length, 1);
   });
 });
+
+test('an entry keeps the weights as the graph holds them, not pre-packed (reloaded, those crashed a ConvNeXt)', async () => {
+  await withFolder(async (folder) => {
+    const cached = { sessionCache: join(folder, 'sessions') };
+    const net = mlp(96, 384, 4, 3);
+    const x = tensor(
+      'float32',
+      [4, 96],
+      Float32Array.from({ length: 384 }, (_, i) => Math.sin(i * 0.7)),
+    );
+    const run = async (options: RuntimeOptions) => (await (await openSession(net, options)).run({ x }))['y']!.data;
+    const expected = await run({});
+    await closeSessions();
+    assert.deepEqual(await run(cached), expected);
+    const [key] = await entries(cached.sessionCache);
+    // onnxruntime names saved pre-packed Gemm/MatMul weights prepacked_N, in the graph and its data file.
+    const saved = readFileSync(join(cached.sessionCache, key!, SESSION_FILE));
+    assert.ok(!saved.includes(Buffer.from('prepacked_')), 'no pre-packed weights are saved');
+    await closeSessions();
+    assert.deepEqual(await run(cached), expected);
+  });
+});
