@@ -201,7 +201,8 @@ export async function reportRunFailure(
     runId,
     ...(phase === undefined ? {} : { phase }),
     ...(recorded.shard === undefined ? {} : { shard: recorded.shard }),
-    kept: await keptOf(store, runId, plain.shard),
+    // The shard the message names: the error's, else the workflow's record of it.
+    kept: await keptOf(store, runId, plain.shard ?? recorded.shard ?? null),
     resume: resumeCommand(runId, args, args.out),
   };
   const failure = describeFailure(err, context);
