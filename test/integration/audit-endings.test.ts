@@ -166,8 +166,9 @@ test('a detached audit whose shard runs over its time limit records "timed out" 
   assert.equal(code, 4, stderr);
   const m = parse(stderr);
   assert.match(m.first, new RegExp(`^fiberscope: run ${id} failed while sampling shard shard-00000: timed out \\(start to close\\)`));
-  // What is kept is counted in the shard the message names.
-  assert.match(m.kept, /kept: 0 of 3 shards done, \d+ batches of shard-00000; nothing written is lost/);
+  // What is kept is counted in the shard the message names (the timed-out attempt may still finish
+  // that shard on its worker, so how many shards are done varies).
+  assert.match(m.kept, /kept: \d of 3 shards done, \d+ batches of shard-00000; nothing written is lost/);
   assert.doesNotMatch(stderr, NO_STACK);
   assert.equal((await readRunStatus(store, id))?.error?.kind, 'timed-out');
   await assertResumes(id, m.resume);
