@@ -155,7 +155,9 @@ test('a detached audit whose shard runs over its time limit records "timed out" 
   const id = uniqueName('timeout');
   const queue = uniqueName('test-endings-sampling');
   await samplingWorker(queue);
-  const detached = await captureStderr(() => main(audit(id, queue, ['--shard-timeout', '0.3', '--shard-attempts', '1', '--detach'], { steps: 60 })));
+  // 400 steps: a shard of two digits then takes seconds, far over the 0.3 s limit (at 60 steps a fast
+  // machine finished shards inside it, and the run failed on a later shard or not at all).
+  const detached = await captureStderr(() => main(audit(id, queue, ['--shard-timeout', '0.3', '--shard-attempts', '1', '--detach'], { steps: 400 })));
   assert.equal(detached.code, 0, detached.stderr);
   // Nobody follows it: the workflow's own record says how it ended.
   await until('the audit to record its failure', async () => (await readRunStatus(store, id))?.state === 'failed', 60_000);
