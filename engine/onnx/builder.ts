@@ -1,6 +1,6 @@
 import { makeAttributes } from './attributes.ts';
 import type { Attrs } from './attributes.ts';
-import { DataType, defaultOpset, makeTensor, tensorNames } from './ir.ts';
+import { DataType, defaultOpset, makeTensor, numel, tensorNames } from './ir.ts';
 import type { Graph, Model, Node, Tensor } from './ir.ts';
 
 export interface NodeOptions {
@@ -19,7 +19,8 @@ export class GraphBuilder {
   readonly graph: Graph;
   readonly opset: number;
   private readonly used: Set<string>;
-  private readonly scalars = new Map<string, string>();
+  /** Shared constants (scalar, filled) by value, type and dims. */
+  private readonly shared = new Map<string, string>();
   private counter = 0;
 
   constructor(graph: Graph, opset: number) {
@@ -87,11 +88,21 @@ export class GraphBuilder {
 
   /** A rank-0 constant, shared by every use of the same value and type. */
   scalar(value: number, dataType: number): string {
-    const key = `${dataType}:${Object.is(value, -0) ? '-0' : value}`;
-    let name = this.scalars.get(key);
+    return this.filled(value, dataType, []);
+  }
+
+  /** A constant of `dims` holding `value` everywhere, shared by every use of the same value, type and dims. */
+  filled(value: number, dataType: number, dims: readonly number[]): string {
+    const key = `${dataType}:${Object.is(value, -0) ? '-0' : value}:${dims.join('x')}`;
+    let name = this.shared.get(key);
     if (!name) {
-      name = this.constant(dataType, [], [value], 'scalar');
-      this.scalars.set(key, name);
+      name = this.constant(
+        dataType,
+        dims,
+        new Array<number>(numel(dims)).fill(value),
+        dims.length ? 'filled' : 'scalar',
+      );
+      this.shared.set(key, name);
     }
     return name;
   }

@@ -9,36 +9,20 @@ function constantly(c: RuleContext, name: string, v: number): boolean {
   return values !== undefined && values.every((u) => u === v);
 }
 
-/** The unit-scale constants made for restated nodes, per gradient graph and spatial shape (shared). */
-const unitScales = new WeakMap<object, Map<string, string>>();
-
-function unitScale(c: RuleContext, dims: readonly number[]): string {
-  let byShape = unitScales.get(c.b);
-  if (!byShape) unitScales.set(c.b, (byShape = new Map()));
-  const key = dims.join('x');
-  let name = byShape.get(key);
-  if (!name) {
-    const size = dims.reduce((p, q) => p * q, 1);
-    name = c.b.constant(DataType.float32, dims, new Float32Array(size).fill(1), 'ones');
-    byShape.set(key, name);
-  }
-  return name;
-}
-
 /**
  * The inverse standard deviation of a plain InstanceNormalization's groups, read from the forward
  * pass: from opset 17 the node is computed as a LayerNormalization over the same axes (from 2 on),
  * unit scale, which returns InvStdDev beside Y. Recomputing it costs four passes over x (mean,
  * centring, square, mean), and onnxruntime's LayerNormalization is faster than its
  * InstanceNormalization besides. Needs float32 (LayerNormalization keeps its statistics in float)
- * and static spatial dims (for the scale).
+ * and static spatial dims (for the scale, one constant per spatial shape).
  */
 function forwardRstd(c: RuleContext, x: string, epsilon: number): string | undefined {
   const dims = c.shape(x);
   if (c.opset < 17 || c.dtype(x) !== DataType.float32 || !dims || dims.length < 3) return undefined;
   const outputs = c.restateForward(
     'LayerNormalization',
-    [x, unitScale(c, dims.slice(2))],
+    [x, c.b.filled(1, DataType.float32, dims.slice(2))],
     { axis: 2, epsilon: float(epsilon) },
     3,
   );
