@@ -23,6 +23,7 @@ import type {
   X0GradResult,
 } from './objective.ts';
 import { sizeOf } from './objective.ts';
+import { foldRepeatedChannels } from './fold-channels.ts';
 import { clampInPlace } from './updates.ts';
 
 const F32 = DataType.float32;
@@ -237,6 +238,8 @@ export class OnnxFiberObjective implements FiberObjective {
   private readonly forward = new Map<string, Promise<ModelSession>>();
   private readonly gradients = new Map<string, Promise<ModelSession>>();
   private readonly opsetPolicy: 'equal' | 'upgrade';
+  /** φ and the preprocessing emitted before it (repeated channels folded into φ's first layer where they can be). */
+  private readonly phi: { steps: readonly PreprocessStep[]; model: Model };
 
   private constructor(
     private readonly priorBundle: LoadedPrior,
@@ -267,6 +270,12 @@ export class OnnxFiberObjective implements FiberObjective {
       input: ioName(extractor.model, 'input', extractor.manifest.model.input, 'model.input'),
       output: ioName(extractor.model, 'output', extractor.manifest.model.output, 'model.output'),
     };
+    this.phi = foldRepeatedChannels(
+      extractor.manifest.preprocess,
+      extractor.model,
+      this.extractorIO.input,
+      this.imageDims,
+    ) ?? { steps: extractor.manifest.preprocess, model: extractor.model };
     if (m.latent && !priorBundle.decoder)
       throw new InputError('latent.decoder', 'a latent prior needs its decoder model');
   }
@@ -365,8 +374,8 @@ export class OnnxFiberObjective implements FiberObjective {
       const decOut = ioName(dec, 'output', latent.decoder.output, 'latent.decoder.output');
       image = a.attach(dec, 'decoder/', { [decIn]: scaled }, [decOut])[0]!;
     }
-    const pre = emitPreprocess(a.b, image, this.extractor.manifest.preprocess, this.imageDims);
-    return a.attach(this.extractor.model, 'phi/', { [this.extractorIO.input]: pre.out }, [this.extractorIO.output])[0]!;
+    const pre = emitPreprocess(a.b, image, this.phi.steps, this.imageDims);
+    return a.attach(this.phi.model, 'phi/', { [this.extractorIO.input]: pre.out }, [this.extractorIO.output])[0]!;
   }
 
   private gradientModel(forward: Model, wrt: string, inputDims: Record<string, number[]>): Promise<Model | string> {
