@@ -3,11 +3,13 @@
   python bench/pytorch/vs_pytorch.py export DIR        # ONNX exports + weights + NDTM bundles into DIR
   python bench/pytorch/vs_pytorch.py serve-grad DIR NAME --threads 2
   python bench/pytorch/vs_pytorch.py ndtm DIR PLAN.json [--lockstep] --threads 2
+  python bench/pytorch/vs_pytorch.py breakdown DIR K RUNS --threads 2
   (--device cuda: on the GPU; every timed evaluation ends with torch.cuda.synchronize())
 
 serve-grad answers a line protocol on stdin/stdout, so that the benchmark can alternate one
 evaluation here with one of fiberscope's: `ready <startup s>` once warm, then for every `run` line a
-`ms <wall ms> <CPU ms>` line, and on `quit` a `peak <MiB>` line. ndtm prints one JSON line.
+`ms <wall ms> <CPU ms>` line, and on `quit` a `peak <MiB>` line. ndtm prints one JSON line, and so
+does breakdown (one NDTM cost-gradient evaluation: wall times, and the profiler's convolution time).
 """
 
 import json
@@ -379,6 +381,49 @@ def ndtm(out, plan_file, lockstep=False):
     }), flush=True)
 
 
+def breakdown(out, K, runs):
+    """One NDTM cost gradient (the inner step's work: UNet, x̂₀, preprocessing, ResNet-18, loss,
+    ∂/∂u) at batch K: wall ms of each of `runs` evaluations, then the same evaluations under the
+    profiler, whose convolution kernels' share of all self time (forward and backward) is reported."""
+    from torch.profiler import ProfilerActivity, profile
+
+    denoiser = Denoiser(chexpert_unet())
+    denoiser.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'prior', 'denoiser.pt')))
+    frozen(denoiser).eval().to(DEVICE)
+    phi = extractor_resnet18()
+    phi.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'extractor', 'model.pt')))
+    frozen(phi).eval().to(DEVICE)
+    g = torch.Generator(device=DEVICE).manual_seed(SEED)
+    x = torch.randn([K, 1, 64, 64], generator=g, device=DEVICE)
+    y = torch.randn([K, 512], generator=g, device=DEVICE)
+    t = torch.full([K], 500, dtype=torch.int64, device=DEVICE)
+    a, s = 0.7, 0.71
+
+    def once():
+        u = torch.zeros_like(x, requires_grad=True)
+        xp = x + 0.1 * u
+        x0 = ((xp - s * denoiser(xp, t)) / a).clamp(-1, 1)
+        cost = (phi(preprocess(x0)) - y).pow(2).sum(1).sqrt()
+        (grad,) = torch.autograd.grad(cost.sum(), u)
+        sync()
+        return grad
+
+    for _ in range(2):
+        once()
+    wall = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        once()
+        wall.append(1000 * (time.perf_counter() - t0))
+    with profile(activities=[ProfilerActivity.CPU]) as p:
+        for _ in range(runs):
+            once()
+    events = p.key_averages()
+    conv = sum(e.self_cpu_time_total for e in events if 'convolution' in e.key)
+    total = sum(e.self_cpu_time_total for e in events)
+    print(json.dumps({'wallMs': wall, 'convShare': conv / total}), flush=True)
+
+
 def main():
     global DEVICE
     args = sys.argv[1:]
@@ -403,6 +448,8 @@ def main():
         serve_grad(args[1], args[2], warmup)
     elif args[:1] == ['ndtm'] and len(args) in (3, 4) and args[3:] in ([], ['--lockstep']):
         ndtm(args[1], args[2], lockstep=args[3:] == ['--lockstep'])
+    elif args[:1] == ['breakdown'] and len(args) == 4:
+        breakdown(args[1], int(args[2]), int(args[3]))
     else:
         sys.exit(__doc__)
 
