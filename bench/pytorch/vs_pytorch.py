@@ -292,6 +292,15 @@ def serve_grad(out, name, warmup):
     print(f'peak {peak_mib():.1f}', flush=True)
 
 
+def ndtm_models(out):
+    """The NDTM bundles' networks with the exported weights, frozen, in eval mode: (denoiser, φ)."""
+    denoiser = Denoiser(chexpert_unet())
+    denoiser.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'prior', 'denoiser.pt')))
+    phi = extractor_resnet18()
+    phi.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'extractor', 'model.pt')))
+    return frozen(denoiser).eval().to(DEVICE), frozen(phi).eval().to(DEVICE)
+
+
 def ndtm(out, plan_file, lockstep=False):
     """The NDTM loop (METHOD §4) with the plan's per-step γ, learning rate and DDIM coefficients.
 
@@ -301,12 +310,7 @@ def ndtm(out, plan_file, lockstep=False):
     with open(plan_file) as f:
         plan = json.load(f)
     K, N, D = plan['k'], plan['innerSteps'], [1, 64, 64]
-    denoiser = Denoiser(chexpert_unet())
-    denoiser.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'prior', 'denoiser.pt')))
-    frozen(denoiser).eval().to(DEVICE)
-    phi = extractor_resnet18()
-    phi.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'extractor', 'model.pt')))
-    frozen(phi).eval().to(DEVICE)
+    denoiser, phi = ndtm_models(out)
     lo, hi = plan['clip']
     g = torch.Generator(device=DEVICE).manual_seed(SEED)
     query = torch.tensor(plan['query'], dtype=torch.float32, device=DEVICE).reshape(1, *D).repeat(K, 1, 1, 1)
@@ -387,12 +391,7 @@ def breakdown(out, K, runs):
     profiler, whose convolution kernels' share of all self time (forward and backward) is reported."""
     from torch.profiler import ProfilerActivity, profile
 
-    denoiser = Denoiser(chexpert_unet())
-    denoiser.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'prior', 'denoiser.pt')))
-    frozen(denoiser).eval().to(DEVICE)
-    phi = extractor_resnet18()
-    phi.load_state_dict(torch.load(os.path.join(out, 'ndtm', 'extractor', 'model.pt')))
-    frozen(phi).eval().to(DEVICE)
+    denoiser, phi = ndtm_models(out)
     g = torch.Generator(device=DEVICE).manual_seed(SEED)
     x = torch.randn([K, 1, 64, 64], generator=g, device=DEVICE)
     y = torch.randn([K, 512], generator=g, device=DEVICE)
