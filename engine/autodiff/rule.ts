@@ -30,6 +30,12 @@ export interface RuleContext {
    * node is left as it is; its inputs must already exist in the graph (its own, or constants).
    */
   restateForward(opType: string, inputs: readonly string[], attrs: Attrs, outputs: number): string[];
+  /**
+   * Adds a default-domain node to the forward pass of the gradient graph just before this node's
+   * own copy, for restateForward's inputs (a Conv computed as phases at low resolution); returns
+   * its output. Its inputs must already exist there (the node's own inputs, or constants).
+   */
+  forwardNode(opType: string, inputs: readonly string[], attrs?: Attrs): string;
   /** The forward node producing a tensor (undefined for inputs, initializers and absent names). */
   producer(name: string): Node | undefined;
   readonly inputCount: number;

@@ -188,6 +188,13 @@ export function vjp(given: Model, options: VjpOptions): Model {
           copy.outputs.push(b.fresh(`${n.outputs[0] || opType}_output${copy.outputs.length}`));
         return [...copy.outputs];
       },
+      forwardNode: (opType, inputs, attrs) => {
+        const output = b.op(opType, inputs, attrs);
+        const nodes = out.graph.nodes;
+        const added = nodes.pop()!;
+        nodes.splice(nodes.indexOf(copies.get(n)!), 0, added);
+        return output;
+      },
       producer: (name) => producers.get(name),
       inputCount: n.inputs.length,
       outputCount: n.outputs.length,

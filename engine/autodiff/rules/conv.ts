@@ -132,6 +132,70 @@ function upsampledAdjoint(
 }
 
 /**
+ * The low-resolution reads of one output phase a (0 ≤ a < f) of a stride-1 Conv over a nearest
+ * ×f upsampling, along one axis: output f·i + a reads upsampled rows f·i + a − begin + d (d < k),
+ * which are input rows i + ⌊(a − begin + d)/f⌋ (zero padding lands on zero padding); the offsets
+ * run from lo to hi and tap d adds into kernel position ⌊(a − begin + d)/f⌋ − lo.
+ */
+function phaseTaps(a: number, f: number, k: number, begin: number): { lo: number; hi: number; at: number[] } {
+  const at = Array.from({ length: k }, (_, d) => Math.floor((a - begin + d) / f));
+  const lo = at[0]!;
+  return { lo, hi: at[k - 1]!, at: at.map((o) => o - lo) };
+}
+
+/**
+ * The forward of y = conv(upsample_f(u), w), a 2-D group-1 stride-1 Conv keeping the upsampled
+ * size (diffusers' Upsample2D, VAE decoders), computed at u's resolution: each of the f² output
+ * phases is a Conv of u with the taps that land on the same input row summed (2×2 instead of 3×3
+ * for ×2), concatenated phase-major and interleaved by DepthToSpace. For ×2 and 3×3, 16
+ * multiply-adds per input position per channel pair instead of 36, and no upsampled map to read.
+ * The gradient graph's forward Conv is restated as that; the model's own node is left as it is.
+ */
+function phaseForward(
+  c: RuleContext,
+  x: string,
+  w: string,
+  win: Window,
+  yDims: readonly number[],
+  up: { input: string; factors: number[] },
+): void {
+  const f = up.factors[0]!;
+  if (win.rank !== 2 || f < 2 || up.factors.some((g) => g !== f)) return;
+  if (win.dilations.some((d) => d !== 1) || win.strides.some((s) => s !== 1)) return;
+  const xDims = c.requireShape(x).slice(2);
+  if (yDims.slice(2).some((n, i) => n !== xDims[i])) return;
+  const values = c.constValues(w);
+  if (!values) return;
+  const [m, cin, kh, kw] = c.requireShape(w) as [number, number, number, number];
+  const rows = Array.from({ length: f }, (_, a) => phaseTaps(a, f, kh, win.begin[0]!));
+  const cols = Array.from({ length: f }, (_, a) => phaseTaps(a, f, kw, win.begin[1]!));
+  // An output phase whose window lies wholly in the padding: leave such a Conv as it is.
+  if ([...rows, ...cols].some((t) => t.hi < 0)) return;
+  const bias = c.input(2);
+  const phases: string[] = [];
+  for (const r of rows)
+    for (const q of cols) {
+      const [ph, pw] = [r.hi - r.lo + 1, q.hi - q.lo + 1];
+      const summed = new Float64Array(m * cin * ph * pw);
+      for (let oc = 0; oc < m * cin; oc++)
+        for (let dy = 0; dy < kh; dy++)
+          for (let dx = 0; dx < kw; dx++) {
+            const at = (oc * ph + r.at[dy]!) * pw + q.at[dx]!;
+            summed[at] = summed[at]! + values[(oc * kh + dy) * kw + dx]!;
+          }
+      const weights = c.b.initializer(makeTensor(c.b.fresh(`${w}_phase`), c.dtype(w), [m, cin, ph, pw], summed));
+      // Rows from lo to hi around each input row: pad −lo before (lo ≤ 0 as begin ≥ 0) and hi after.
+      phases.push(
+        c.forwardNode('Conv', bias ? [up.input, weights, bias] : [up.input, weights], {
+          pads: [-r.lo, -q.lo, r.hi, q.hi],
+        }),
+      );
+    }
+  const stacked = c.forwardNode('Concat', phases, { axis: 1 });
+  c.restateForward('DepthToSpace', [stacked], { blocksize: f, ...(c.opset >= 11 ? { mode: 'DCR' } : {}) }, 1);
+}
+
+/**
  * y = conv(x, w) + b, any spatial rank, groups (depthwise too), strides, dilations, pads and
  * auto_pad. dx is a Conv of dy with the adjoint weights where every stride is 1 and the padding
  * it needs is not negative (about 2× faster than ConvTranspose on onnxruntime), folded with the
@@ -162,6 +226,8 @@ export const conv: OpRule = {
         const begin = kernel.map((k, i) => (k - 1) * win.dilations[i]! - win.begin[i]!);
         const end = xDims.map((n, i) => n - outDims[i]! + win.begin[i]!);
         if (win.strides.every((s) => s === 1) && [...begin, ...end].every((p) => p >= 0)) {
+          const up = group === 1 ? blockUpsampling(c, x) : undefined;
+          if (up) phaseForward(c, x, w, win, yDims, up);
           if (upsampledAdjoint(c, x, w, group, win, begin, outDims)) return;
           const attrs = { dilations: win.dilations, group, pads: [...begin, ...end] };
           c.setDx(0, c.b.op('Conv', [dy, adjointWeights(c, w, group)], attrs));

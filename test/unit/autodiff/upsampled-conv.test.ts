@@ -15,7 +15,9 @@ import { directionalCheck } from './harness.ts';
  * Every path is linear in x, so central differences with a large step are exact up to rounding.
  * Each case is checked three ways: against a central difference of the forward model, against the
  * gradient the per-node rules give when the weights are a graph input (no folding), and by the
- * form of the graph (the folded Conv taken, or not where the pattern does not hold).
+ * form of the graph (the folded Conv taken, or not where the pattern does not hold). Where the
+ * gradient graph also computes the forward Conv as phases at the low resolution (phaseForward),
+ * its forward output is checked against the plain graph's.
  */
 
 const F32 = DataType.float32;
@@ -33,6 +35,10 @@ interface Case {
   alsoRead?: boolean;
   /** Whether the folded form applies. */
   folded: boolean;
+  /** Whether the forward Conv is computed as phases at the input's resolution (phaseForward). */
+  phased: boolean;
+  /** A bias of this many channels. */
+  bias?: number;
 }
 
 function build(k: Case, weightsAsInput: boolean): Model {
@@ -44,7 +50,8 @@ function build(k: Case, weightsAsInput: boolean): Model {
     ? ['x', '', '', b.int64s(k.sizes, 'sizes')]
     : ['x', '', b.constant(F32, [k.scales!.length], k.scales!, 'scales')];
   const up = b.op('Resize', resizeInputs, { mode: 'nearest', ...k.resize });
-  let y = b.op('Conv', [up, w], k.conv);
+  const bias = k.bias ? [b.constant(F32, [k.bias], Array.from({ length: k.bias }, (_, i) => 0.25 * i - 0.5), 'bias')] : [];
+  let y = b.op('Conv', [up, w, ...bias], k.conv);
   if (k.alsoRead) y = b.op('Add', [y, b.op('Neg', [b.op('Slice', sliceLike(b, up, k))])]);
   b.op('Identity', [y], undefined, 'y');
   m.graph.outputs.push({ name: 'y', dataType: F32, shape: null });
@@ -70,7 +77,9 @@ const cases: Case[] = [
     scales: [1, 1, 2, 2],
     weight: [4, 3, 3, 3],
     conv: { pads: [1, 1, 1, 1] },
+    bias: 4,
     folded: true,
+    phased: true,
   },
   {
     name: '×2 by sizes, 5×5 pad 2, groups 2',
@@ -79,6 +88,7 @@ const cases: Case[] = [
     weight: [6, 2, 5, 5],
     conv: { pads: [2, 2, 2, 2], group: 2 },
     folded: true,
+    phased: false,
   },
   {
     name: '×3 on height only, 3×2 kernel, asymmetric pads',
@@ -87,6 +97,7 @@ const cases: Case[] = [
     weight: [3, 2, 3, 2],
     conv: { pads: [1, 0, 1, 1] },
     folded: true,
+    phased: false,
   },
   {
     name: '×2, depthwise 3×3 (groups = channels), no pad',
@@ -95,6 +106,7 @@ const cases: Case[] = [
     weight: [3, 1, 3, 3],
     conv: { group: 3 },
     folded: true,
+    phased: false,
   },
   {
     name: '×2 whose upsampled map is also read by another node',
@@ -104,6 +116,7 @@ const cases: Case[] = [
     conv: { pads: [1, 1, 1, 1] },
     alsoRead: true,
     folded: true,
+    phased: true,
   },
   {
     name: '1-D ×2, kernel 3 pad 1',
@@ -112,6 +125,44 @@ const cases: Case[] = [
     weight: [4, 3, 3],
     conv: { pads: [1, 1] },
     folded: true,
+    phased: false,
+  },
+  {
+    name: '×2, 5×5 pad 2, batch 2 (phases of 3×3 taps)',
+    x: [2, 3, 3, 4],
+    scales: [1, 1, 2, 2],
+    weight: [2, 3, 5, 5],
+    conv: { pads: [2, 2, 2, 2] },
+    bias: 2,
+    folded: true,
+    phased: true,
+  },
+  {
+    name: '×3, 3×3 pad 1 (phases of 2, 1 and 2 taps)',
+    x: [1, 2, 3, 3],
+    scales: [1, 1, 3, 3],
+    weight: [3, 2, 3, 3],
+    conv: { pads: [1, 1, 1, 1] },
+    folded: true,
+    phased: true,
+  },
+  {
+    name: '×2, 3×3 padded only at the end',
+    x: [1, 2, 3, 4],
+    scales: [1, 1, 2, 2],
+    weight: [2, 2, 3, 3],
+    conv: { pads: [0, 0, 2, 2] },
+    folded: true,
+    phased: true,
+  },
+  {
+    name: 'not phased: ×2, 3×3 without padding (the output shrinks)',
+    x: [1, 2, 3, 3],
+    scales: [1, 1, 2, 2],
+    weight: [2, 2, 3, 3],
+    conv: {},
+    folded: true,
+    phased: false,
   },
   {
     name: 'not folded: dilations 2',
@@ -120,6 +171,7 @@ const cases: Case[] = [
     weight: [2, 2, 3, 3],
     conv: { pads: [2, 2, 2, 2], dilations: [2, 2] },
     folded: false,
+    phased: false,
   },
   {
     name: 'not folded: 3 → 5 nearest (no whole blocks)',
@@ -128,6 +180,7 @@ const cases: Case[] = [
     weight: [2, 2, 3, 3],
     conv: { pads: [1, 1, 1, 1] },
     folded: false,
+    phased: false,
   },
   {
     name: 'not folded: channels upsampled too',
@@ -136,6 +189,7 @@ const cases: Case[] = [
     weight: [2, 4, 3, 3],
     conv: { pads: [1, 1, 1, 1] },
     folded: false,
+    phased: false,
   },
 ];
 
@@ -150,6 +204,9 @@ for (const k of cases) {
     const convs = g.graph.nodes.filter((n) => n.opType === 'Conv');
     const strided = convs.filter((n) => n.attributes.some((a) => a.name === 'strides' && a.ints?.some((s) => Number(s) > 1)));
     assert.equal(strided.length > 0, k.folded, k.folded ? 'the folded Conv was not taken' : 'folded where it must not be');
+    const phased = g.graph.nodes.some((n) => n.opType === 'DepthToSpace');
+    assert.equal(phased, k.phased, k.phased ? 'the forward Conv was not phased' : 'phased where it must not be');
+    if (k.phased && !k.alsoRead) assert.ok(!g.graph.nodes.some((n) => n.opType === 'Resize'), 'the upsampled map is still computed');
 
     for (const seed of ['a', 'b']) {
       const c = await directionalCheck(m, { of: 'y', wrt: ['x'], feeds: { x }, gradientModel: g, seed, step: 0.5 });
@@ -163,15 +220,19 @@ for (const k of cases) {
     const pg = vjp(plain, { of: 'y', wrt: ['x'], shapes: plainShapes });
     const yDims = shapes.get('y')!.dims;
     const dy = tensor('float32', yDims, Array.from({ length: yDims.reduce((p, q) => p * q, 1) }, () => 2 * r() - 1));
-    const got = (await (await openSession(g)).run({ x, d_y: dy }))['d_x']!.data as Float32Array;
-    const want = (await (await openSession(pg)).run({ x, w, d_y: dy }))['d_x']!.data as Float32Array;
-    let err = 0;
-    let norm = 0;
-    for (let i = 0; i < want.length; i++) {
-      err += (got[i]! - want[i]!) ** 2;
-      norm += want[i]! ** 2;
+    const got = await (await openSession(g)).run({ x, d_y: dy });
+    const want = await (await openSession(pg)).run({ x, w, d_y: dy });
+    for (const name of ['d_x', 'y']) {
+      const [a, e] = [got[name]!.data as Float32Array, want[name]!.data as Float32Array];
+      assert.equal(a.length, e.length, `${name}: size`);
+      let err = 0;
+      let norm = 0;
+      for (let i = 0; i < e.length; i++) {
+        err += (a[i]! - e[i]!) ** 2;
+        norm += e[i]! ** 2;
+      }
+      assert.ok(norm > 0 && Math.sqrt(err / norm) < 1e-5, `${name}: relative difference ${Math.sqrt(err / norm)}`);
     }
-    assert.ok(norm > 0 && Math.sqrt(err / norm) < 1e-5, `relative difference ${Math.sqrt(err / norm)}`);
     await closeSessions();
   });
 }
