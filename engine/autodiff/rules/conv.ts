@@ -5,6 +5,8 @@ import { adjointWindowAttrs, windowOf } from '../spatial.ts';
 import type { Window } from '../spatial.ts';
 import { blockUpsampling } from './resize.ts';
 
+type Upsampling = NonNullable<ReturnType<typeof blockUpsampling>>;
+
 /**
  * The weights of the Conv that computes a stride-1 Conv's input gradient: spatially flipped, with
  * input and output channels swapped inside each group ([M, C/g, k…] → [C, M/g, k…]), as a tensor
@@ -105,7 +107,7 @@ function boxSummed(t: Tensor, factors: readonly number[]): Tensor {
  */
 function upsampledAdjoint(
   c: RuleContext,
-  x: string,
+  up: Upsampling | undefined,
   w: string,
   group: number,
   win: Window,
@@ -113,7 +115,6 @@ function upsampledAdjoint(
   outDims: readonly number[],
 ): boolean {
   if (win.dilations.some((d) => d !== 1)) return false;
-  const up = blockUpsampling(c, x);
   if (!up || up.factors.every((f) => f === 1) || !c.needsTensor(up.input)) return false;
   const uDims = c.requireShape(up.input).slice(2);
   // The last input position reads dy up to f·(n − 1) − begin + (k + f − 2); pad past dy's end to reach it.
@@ -155,13 +156,15 @@ function phaseForward(
   c: RuleContext,
   x: string,
   w: string,
+  group: number,
   win: Window,
   yDims: readonly number[],
-  up: { input: string; factors: number[] },
+  up: Upsampling | undefined,
 ): void {
+  if (!up || group !== 1) return;
   const f = up.factors[0]!;
   if (win.rank !== 2 || f < 2 || up.factors.some((g) => g !== f)) return;
-  if (win.dilations.some((d) => d !== 1) || win.strides.some((s) => s !== 1)) return;
+  if (win.dilations.some((d) => d !== 1)) return;
   const xDims = c.requireShape(x).slice(2);
   if (yDims.slice(2).some((n, i) => n !== xDims[i])) return;
   const values = c.constValues(w);
@@ -239,9 +242,10 @@ export const conv: OpRule = {
         const begin = kernel.map((k, i) => (k - 1) * win.dilations[i]! - win.begin[i]!);
         const end = xDims.map((n, i) => n - outDims[i]! + win.begin[i]!);
         if (win.strides.every((s) => s === 1) && [...begin, ...end].every((p) => p >= 0)) {
-          const up = group === 1 ? blockUpsampling(c, x) : undefined;
-          if (up) phaseForward(c, x, w, win, yDims, up);
-          if (upsampledAdjoint(c, x, w, group, win, begin, outDims)) return;
+          // Called from here only: stride 1 is a precondition of both.
+          const up = blockUpsampling(c, x);
+          phaseForward(c, x, w, group, win, yDims, up);
+          if (upsampledAdjoint(c, up, w, group, win, begin, outDims)) return;
           const attrs = { dilations: win.dilations, group, pads: [...begin, ...end] };
           c.setDx(0, c.b.op('Conv', [dy, adjointWeights(c, w, group)], attrs));
           return;
