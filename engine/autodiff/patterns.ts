@@ -85,3 +85,71 @@ export function erfGelu(c: RuleContext): { x: string; a: string; z: string } | u
   }
   return undefined;
 }
+
+/** Whether a constant input holds `v` everywhere. */
+export function filledWith(c: RuleContext, name: string, v: number): boolean {
+  const values = c.constValues(name);
+  return values !== undefined && values.length > 0 && values.every((u) => u === v);
+}
+
+/**
+ * The C values of a constant that broadcasts per channel against [N, C, ...] of rank `rank`
+ * (dims [C, 1, …], [1, C, 1, …] or a single value); undefined for anything else.
+ */
+function channelValues(c: RuleContext, given: string, channels: number, rank: number): number[] | undefined {
+  // The legacy exporter passes shared weights through Identity nodes.
+  let name = given;
+  for (let n = producedBy(c, name, 'Identity'); n; n = producedBy(c, name, 'Identity')) name = n.inputs[0]!;
+  const values = c.constValues(name);
+  const dims = c.shape(name);
+  if (!values || !dims || dims.length > rank) return undefined;
+  if (values.length === 1) return new Array<number>(channels).fill(values[0]!);
+  const aligned = [...new Array<number>(rank - dims.length).fill(1), ...dims];
+  if (aligned[1] !== channels || aligned.some((d, i) => i !== 1 && d !== 1)) return undefined;
+  return values;
+}
+
+/** GroupNorm as both exporters write it, matched at its last node (see exportedGroupNorm). */
+export interface ExportedGroupNorm {
+  /** The normalised tensor, [N, C, ...]. */
+  x: string;
+  /** The InstanceNormalization over [N, G, M]. */
+  norm: Node;
+  /** Its output reshaped back to x's dims: x̂ per channel. */
+  xhat: string;
+  groups: number;
+  gamma: number[];
+  beta: number[];
+}
+
+/**
+ * y = x̂ γ + β at the Add, x̂ = reshape(instance_norm(reshape(x, [N, G, M])), dims(x)), the norm's
+ * own scale ones and bias zeros, γ and β constants per channel (torch.onnx.export of
+ * nn.GroupNorm, legacy and dynamo alike). Needs static dims.
+ */
+export function exportedGroupNorm(c: RuleContext): ExportedGroupNorm | undefined {
+  for (const i of [0, 1]) {
+    const mul = producedBy(c, c.input(i), 'Mul');
+    if (!mul || mul.inputs.length !== 2) continue;
+    for (const j of [0, 1]) {
+      const xhat = mul.inputs[j]!;
+      const back = producedBy(c, xhat, 'Reshape');
+      const norm = producedBy(c, back?.inputs[0], 'InstanceNormalization');
+      const front = producedBy(c, norm?.inputs[0], 'Reshape');
+      if (!back || !norm || !front) continue;
+      const x = front.inputs[0]!;
+      const [dims, grouped, out] = [c.shape(x), c.shape(norm.inputs[0]!), c.shape(c.output(0))];
+      if (!dims || !grouped || !out || dims.length < 3 || grouped.length !== 3) continue;
+      const [n, channels] = dims as [number, number];
+      const groups = grouped[1]!;
+      const same = (d: readonly number[] | undefined) => d?.length === dims.length && d.every((v, k) => v === dims[k]);
+      if (!same(c.shape(xhat)) || !same(out) || grouped[0] !== n || channels % groups !== 0) continue;
+      if (grouped[2]! * groups * n !== dims.reduce((p, q) => p * q, 1)) continue;
+      if (!filledWith(c, norm.inputs[1]!, 1) || !filledWith(c, norm.inputs[2]!, 0)) continue;
+      const gamma = channelValues(c, mul.inputs[1 - j]!, channels, dims.length);
+      const beta = channelValues(c, c.input(1 - i), channels, dims.length);
+      if (gamma && beta) return { x, norm, xhat, groups, gamma, beta };
+    }
+  }
+  return undefined;
+}

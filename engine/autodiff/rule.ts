@@ -28,8 +28,9 @@ export interface RuleContext {
    * computes the same outputs plus more (an InstanceNormalization as a LayerNormalization that
    * also returns its statistics); returns every output's name, the node's own first. The model's
    * node is left as it is; its inputs must already exist in the graph (its own, or constants).
+   * `of` restates another node of a pattern this rule differentiates whole (default: this node).
    */
-  restateForward(opType: string, inputs: readonly string[], attrs: Attrs, outputs: number): string[];
+  restateForward(opType: string, inputs: readonly string[], attrs: Attrs, outputs: number, of?: Node): string[];
   /**
    * Adds a default-domain node to the forward pass of the gradient graph just before this node's
    * own copy, for restateForward's inputs (a Conv computed as phases at low resolution); returns

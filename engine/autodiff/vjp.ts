@@ -176,16 +176,17 @@ export function vjp(given: Model, options: VjpOptions): Model {
         copy.outputs[i] = name;
         return name;
       },
-      restateForward: (opType, inputs, attrs, outputs) => {
-        const copy = copies.get(n)!;
+      restateForward: (opType, inputs, attrs, outputs, of = n) => {
+        const copy = copies.get(of);
+        if (!copy) throw new Error(`internal: ${opType} restates a node that is not in the model`);
         if (outputs < copy.outputs.length)
-          throw new Error(`internal: ${opType} restates ${n.opType} with fewer outputs`);
+          throw new Error(`internal: ${opType} restates ${of.opType} with fewer outputs`);
         copy.opType = opType;
         copy.domain = '';
         copy.inputs = [...inputs];
         copy.attributes = makeAttributes(attrs);
         while (copy.outputs.length < outputs)
-          copy.outputs.push(b.fresh(`${n.outputs[0] || opType}_output${copy.outputs.length}`));
+          copy.outputs.push(b.fresh(`${of.outputs[0] || opType}_output${copy.outputs.length}`));
         return [...copy.outputs];
       },
       forwardNode: (opType, inputs, attrs) => {
