@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -242,7 +242,11 @@ async function gradient(python: string, name: string, env: NodeJS.ProcessEnv): P
     '--warmup',
     values.warmup!,
   ];
-  const first = spawnSync(process.execPath, [...args, '--prepare'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = spawnSync(process.execPath, [...args, '--prepare'], {
+    encoding: 'utf8',
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (first.status !== 0) throw new Error(`${name}: the preparing process exited with ${first.status}`);
   const firstPeak = Number(/peak (\S+)/.exec(first.stdout)?.[1]);
   const ours = Side.start('fiberscope', process.execPath, args, env);
@@ -382,7 +386,8 @@ async function serveNdtm(): Promise<void> {
     const t = performance.now();
     process.stdout.write('wait\n');
     const next = await lines.next();
-    if (next.done || next.value !== 'go') throw new Error(`lockstep: expected 'go', got ${next.done ? 'end of input' : next.value}`);
+    if (next.done || next.value !== 'go')
+      throw new Error(`lockstep: expected 'go', got ${next.done ? 'end of input' : next.value}`);
     waited += performance.now() - t;
   };
   await go();
@@ -427,7 +432,10 @@ type Command = [string, string[], NodeJS.ProcessEnv];
 async function lockstep(a: Command, b: Command, steps: number): Promise<[NdtmResult, NdtmResult]> {
   const sides: Side[] = [];
   // Started one after the other, so that the two start-ups do not share the cores.
-  for (const [label, [command, args, env]] of [['fiberscope', a], ['pytorch', b]] as const) {
+  for (const [label, [command, args, env]] of [
+    ['fiberscope', a],
+    ['pytorch', b],
+  ] as const) {
     const side = Side.start(label, command, args, env);
     await side.expect('wait');
     sides.push(side);
@@ -507,6 +515,31 @@ async function exportsReady(python: string): Promise<void> {
   writeFileSync(stamp, new Date().toISOString());
 }
 
+/**
+ * The machine and both runtimes, printed first: the same code gives very different ratios on
+ * different hosts (CPU generation, load), so every figure needs the host it was measured on.
+ */
+function machine(python: string): string {
+  let generation = '';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1];
+    const model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
+    if (family) generation = ` (cpu family ${family}, model ${model ?? '?'})`;
+  } catch {
+    // not Linux: the model name alone
+  }
+  const ortPackage = join(here, '..', 'node_modules', 'onnxruntime-node', 'package.json');
+  const ortVersion = existsSync(ortPackage)
+    ? (JSON.parse(readFileSync(ortPackage, 'utf8')) as { version: string }).version
+    : '?';
+  const torch = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return (
+    `machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}${generation}, ${availableParallelism()} cores; ` +
+    `onnxruntime-node ${ortVersion}; torch ${torch.status === 0 ? torch.stdout.trim() : '?'}`
+  );
+}
+
 async function main(): Promise<void> {
   if (values['serve-grad']) return serveGrad(values['serve-grad']);
   if (values['serve-ndtm']) return serveNdtm();
@@ -520,6 +553,7 @@ async function main(): Promise<void> {
     return;
   }
   await exportsReady(python);
+  console.log(machine(python));
   const only = values.only;
   const rows: GradientRow[] = [];
   const gradientWork = await mkdtemp(join(tmpdir(), 'fiberscope-vs-pytorch-grad-'));
