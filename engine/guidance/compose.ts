@@ -431,23 +431,55 @@ export class OnnxFiberObjective implements FiberObjective {
    */
   async prepare(batch: number, options: { tau?: number } = {}): Promise<void> {
     await this.costSession(batch, (options.tau ?? 0) > 0);
-    await this.predictSession();
-    if (this.priorBundle.decoder) await this.featuresSession();
+    await this.predictSession(batch);
+    if (this.priorBundle.decoder) await this.featuresSession(batch);
   }
 
-  private predictSession(): Promise<ModelSession> {
-    return this.session(this.forward, 'predict', async () => {
+  /** One per batch size, as the cost gradient: its restated form has that batch size's static shapes. */
+  private predictSession(batch: number): Promise<ModelSession> {
+    return this.session(this.forward, `predict/${batch}`, async () => {
       const a = this.assembly('predict', this.priorBundle.denoiser);
       this.timestepInput(a);
       const p = this.emitPrediction(a, this.stateInput(a, 'x'));
       a.output('pred', p.pred);
       if (p.variance) a.output('variance', p.variance);
-      return a.finish(['pred', 'variance']);
+      const forward = a.finish(['pred', 'variance']);
+      const dims: Record<string, number[]> = { x: this.batchDims(batch) };
+      if (this.timestep.rank > 0) dims['t'] = [batch];
+      return this.restatedForward(forward, p.variance ? ['pred', 'variance'] : ['pred'], 'x', dims);
     });
   }
 
+  /**
+   * A forward model as the gradient graph computes it (autodiff/forward.ts): the same values with
+   * the gradient rules' cheaper forms (phase Convs after nearest upsamplings, GroupNorm's affine
+   * part as one BatchNormalization), cached like gradient graphs. Where the transform refuses the
+   * model (an op without a gradient rule) the model itself serves: sampling without guidance must
+   * not need gradients.
+   */
+  private async restatedForward(
+    forward: Model,
+    outputs: string[],
+    wrt: string,
+    inputDims: Record<string, number[]>,
+  ): Promise<Model | string> {
+    const request = { forward: outputs, wrt, inputDims };
+    try {
+      return await cachedGradient(this.options.gradientCache, forward, request, async () => {
+        const [{ restatedForward }, shapes] = await Promise.all([
+          import('../autodiff/forward.ts'),
+          resolveShapes(forward, inputDims, this.options.runtime ?? {}),
+        ]);
+        return restatedForward(forward, { of: outputs[0]!, alsoOutput: outputs.slice(1), wrt: [wrt], shapes });
+      });
+    } catch (e) {
+      if (e instanceof InputError) return forward;
+      throw e;
+    }
+  }
+
   async predict(x: Float32Array, t: number, batch: number): Promise<Prediction> {
-    const s = await this.predictSession();
+    const s = await this.predictSession(batch);
     const out = await s.run(
       this.feedsFor(s, { x: tensor('float32', this.batchDims(batch), x), ...this.scheduleFeeds(t, batch) }),
     );
@@ -460,18 +492,18 @@ export class OnnxFiberObjective implements FiberObjective {
     // A pixel prior's state is the extractor's image: clamp here and share imageFeatures' session
     // rather than hold a second copy of φ (its weights, packed weights and arena).
     if (!this.priorBundle.decoder) return this.imageFeaturesRaw(clampInPlace(Float32Array.from(x0), clip), batch);
-    const s = await this.featuresSession();
+    const s = await this.featuresSession(batch);
     const out = await s.run({ x0: tensor('float32', this.batchDims(batch), x0), ...clipFeeds(clip) });
     return out['features']!.data as Float32Array;
   }
 
   /** φ(preprocess(decode(clip(x₀)))) of a latent prior (a pixel prior's features share imageFeatures'). */
-  private featuresSession(): Promise<ModelSession> {
-    return this.session(this.forward, 'features', async () => {
+  private featuresSession(batch: number): Promise<ModelSession> {
+    return this.session(this.forward, `features/${batch}`, async () => {
       const a = this.assembly('features', this.priorBundle.decoder!);
       const x = this.emitClip(a, this.stateInput(a, 'x0'));
       a.output('features', this.emitFeatures(a, x, true));
-      return a.finish(['features']);
+      return this.restatedForward(a.finish(['features']), ['features'], 'x0', { x0: this.batchDims(batch) });
     });
   }
 
