@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { GRADIENT_FILE } from '../engine/autodiff/cache.ts';
 import { OnnxFiberObjective } from '../engine/guidance/compose.ts';
+import { loadModel } from '../engine/onnx/index.ts';
 import { loadExtractorBundle, loadPriorBundle } from '../engine/priors/load.ts';
 
 const { values } = parseArgs({
@@ -102,9 +103,13 @@ async function ours(): Promise<{ wall: number[]; convShare: number; convFlops: n
       wall.push(performance.now() - t0);
     }
     // The same graph in a profiled session of its own (the objective's session is not profiled).
-    const [graph] = readdirSync(cache).filter((d) => existsSync(join(cache, d, GRADIENT_FILE)));
+    // The cache also holds the prediction's forward graph (engine/autodiff/forward.ts): take the one returning d_u.
+    const graph = readdirSync(cache)
+      .filter((d) => existsSync(join(cache, d, GRADIENT_FILE)))
+      .find((d) => loadModel(join(cache, d, GRADIENT_FILE)).graph.outputs.some((o) => o.name === 'd_u'));
+    if (!graph) throw new Error(`no cost gradient graph in ${cache}`);
     const prefix = join(cache, 'profile');
-    const session = await ort.InferenceSession.create(join(cache, graph!, GRADIENT_FILE), {
+    const session = await ort.InferenceSession.create(join(cache, graph, GRADIENT_FILE), {
       executionProviders: ['cpu'],
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
