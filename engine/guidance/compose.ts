@@ -454,8 +454,8 @@ export class OnnxFiberObjective implements FiberObjective {
    * A forward model as the gradient graph computes it (autodiff/forward.ts): the same values with
    * the gradient rules' cheaper forms (phase Convs after nearest upsamplings, GroupNorm's affine
    * part as one BatchNormalization), cached like gradient graphs. Where the transform refuses the
-   * model (an op without a gradient rule) the model itself serves: sampling without guidance must
-   * not need gradients.
+   * model (an op without a gradient rule) or fails on it, the model itself serves: sampling without
+   * guidance must not need gradients.
    */
   private async restatedForward(
     forward: Model,
@@ -472,9 +472,10 @@ export class OnnxFiberObjective implements FiberObjective {
         ]);
         return restatedForward(forward, { of: outputs[0]!, alsoOutput: outputs.slice(1), wrt: [wrt], shapes });
       });
-    } catch (e) {
-      if (e instanceof InputError) return forward;
-      throw e;
+    } catch {
+      // The transform refused the model (InputError) or failed on it: the model itself computes the
+      // same outputs, only without the cheaper forms.
+      return forward;
     }
   }
 

@@ -167,6 +167,26 @@ test('an operator without a gradient rule is refused naming the op; unknown name
   );
 });
 
+test('a denoiser the gradient transform refuses still predicts (its forward sessions keep the model as it is)', async () => {
+  const prior = gaussianPrior({ shape, mean, variances: std.map((s) => s * s) });
+  // ε through a CumSum over the channel axis (one channel: the same values), an op with no gradient rule.
+  const refusedModel = gaussianPrior({ shape, mean, variances: std.map((s) => s * s) }).model;
+  const g = GraphBuilder.forModel(refusedModel);
+  refusedModel.graph.nodes.find((n) => n.outputs.includes('eps'))!.outputs = ['eps_raw'];
+  g.op('CumSum', ['eps_raw', g.int64s([1], 'cumsum_axis')], undefined, 'eps');
+  const plain = await OnnxFiberObjective.create({ manifest: prior.manifest, denoiser: prior.model }, extractor('l2'));
+  const refused = await OnnxFiberObjective.create(
+    { manifest: prior.manifest, denoiser: refusedModel },
+    extractor('l2'),
+  );
+  const [want, got] = [await plain.predict(x, 10, B), await refused.predict(x, 10, B)];
+  assertClose(got.out, want.out, 1e-6, 'prediction');
+  await assert.rejects(
+    refused.costGrad({ x, u, gamma: 1, t: 10, y, batch: B, weight: 1, tau: 0, epsRef: null, clip }),
+    /CumSum/,
+  );
+});
+
 test('ONNX sampling: same seed bit-identical across runs and batch sizes 1 vs K; matches the TypeScript reference', async () => {
   const { onnx, ref } = await pair('l2');
   const opts = resolveSamplerOptions(
