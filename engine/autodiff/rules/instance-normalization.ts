@@ -72,7 +72,8 @@ export const instanceNormalization: OpRule = {
  *   dx = dy · rγ + x̂ · (−r/M Σ_c γ S₂) + (−r/M Σ_c γ S₁),
  * per-(sample, channel) factors on two full-size tensors. Four full-size elementwise passes: dy x̂
  * for S₂, dy·rγ + (−r/M Σ_c γ S₁) as one BatchNormalization over [1, N·C, space], x̂ times its factor
- * and the Add, where the chain rule spends six (the Mul by γ, then five in standardizeVjp). The forward Mul and Add become one BatchNormalization too
+ * and the Add, where the chain rule spends six (the Mul by γ, then five in standardizeVjp). The
+ * forward Mul and Add become one BatchNormalization too
  * (scale γ, bias β, mean 0, variance 1, epsilon 0: the same values). Returns false (nothing
  * emitted) where the statistics cannot come from the forward pass (before opset 17, not float32).
  */
